@@ -1,0 +1,3 @@
+from dvx.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,281 @@
+"""The local content-addressed cache: objects and the action cache (SPEC §5, §7).
+
+Layout under ``.dvx/cache`` (see docs/FORMAT.md)::
+
+    objects/ab/cdef…   file contents and directory manifests, named by their hash
+    runs/ab/cdef…      action-cache entries, named by the stage key (JSON)
+    tmp/               partial writes; renamed into place only when complete
+
+Objects are written once, made read-only, and renamed into their final name only
+after their bytes are complete, so a killed dvx never leaves a corrupt object
+under a final name. Reading an object never trusts it blindly: ``is_intact``
+re-hashes it unless the stat cache vouches for it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+import stat as statmod
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dvx import hashing
+from dvx.errors import CacheMissError, CorruptObjectError, FormatVersionError
+from dvx.hashing import Hasher, ManifestEntry, Version
+
+log = logging.getLogger("dvx")
+
+RUN_VERSION = 1
+_FICLONE = 0x40049409  # linux/fs.h
+_READ_ONLY = 0o444
+
+
+class Cache:
+    def __init__(self, cache_dir: Path, hasher: Hasher, link_types: tuple[str, ...]) -> None:
+        self.dir = cache_dir
+        self.objects = cache_dir / "objects"
+        self.runs = cache_dir / "runs"
+        self.tmp = cache_dir / "tmp"
+        self.hasher = hasher
+        self.link_types = list(link_types)
+
+    # ---- objects -------------------------------------------------------
+
+    def object_path(self, digest: str) -> Path:
+        return self.objects / digest[:2] / digest[2:]
+
+    def has(self, digest: str) -> bool:
+        return self.object_path(digest).is_file()
+
+    def is_intact(self, digest: str) -> bool:
+        """True when the object exists and its bytes hash to its name.
+
+        A corrupt object is moved aside, so it is never linked into a workspace.
+        """
+        path = self.object_path(digest)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return False
+        actual = self.hasher.hash_files({str(path): st})[str(path)]
+        if actual == digest:
+            return True
+        self._quarantine(path, digest)
+        return False
+
+    def _quarantine(self, path: Path, digest: str) -> None:
+        bad = self.dir / "corrupt"
+        bad.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, bad / digest)
+        except FileNotFoundError:
+            pass
+        log.warning("cache object %s was corrupt; moved to %s", digest, bad / digest)
+
+    @contextmanager
+    def _tmpfile(self, directory: Path) -> Iterator[Path]:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".dvx-", suffix=".tmp", dir=directory)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            yield tmp
+        finally:
+            try:
+                tmp.unlink()
+            except FileNotFoundError:
+                pass
+
+    def _publish(self, tmp: Path, digest: str) -> None:
+        """Make a complete temporary file the object ``digest`` (write-once)."""
+        os.chmod(tmp, _READ_ONLY)
+        final = self.object_path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, final)
+        if self.hasher.state is not None:
+            self.hasher.state.put(str(final), final.stat(), digest, trusted=True)
+
+    def put_bytes(self, data: bytes) -> str:
+        digest = hashing.hash_bytes(data)
+        if not self.has(digest):
+            with self._tmpfile(self.tmp) as tmp:
+                tmp.write_bytes(data)
+                self._publish(tmp, digest)
+        return digest
+
+    def put_file(self, src: Path, digest: str) -> None:
+        """Store the content of ``src`` (known to hash to ``digest``) as an object.
+
+        With hardlinks the workspace file becomes the (read-only) object itself,
+        which is cheap and protects the cache from edits through the link.
+        """
+        if self.has(digest):
+            return
+        with self._tmpfile(self.tmp) as tmp:
+            method = self._place(src, tmp, saving=True)
+            if method == "copy" and hashing.hash_file(tmp) != digest:
+                raise CorruptObjectError(
+                    f"'{src}' changed while dvx was storing it",
+                    hint="let the process writing it finish, then try again",
+                )
+            self._publish(tmp, digest)
+
+    def put_path(self, path: Path) -> Version:
+        """Store a workspace file or directory; returns its version."""
+        if path.is_dir():
+            data, entries = self.hasher.dir_manifest(path)
+            for e in entries:
+                self.put_file(path / e.path, e.hash)
+            digest = self.put_bytes(data)
+            return Version(digest, sum(e.size for e in entries), len(entries))
+        version = self.hasher.file_version(path)
+        self.put_file(path, version.hash)
+        return version
+
+    def read_manifest(self, digest: str) -> list[ManifestEntry]:
+        path = self.object_path(digest)
+        return hashing.parse_manifest(path.read_bytes(), f"manifest {digest}")
+
+    def missing(self, version: Version) -> list[str]:
+        """Object hashes needed for ``version`` that are absent or corrupt locally."""
+        if not self.is_intact(version.hash):
+            return [version.hash]
+        if not version.is_dir:
+            return []
+        entries = self.read_manifest(version.hash)
+        paths = {str(self.object_path(e.hash)): e.hash for e in entries}
+        stats = {}
+        lacking = []
+        for p, digest in paths.items():
+            try:
+                stats[p] = os.stat(p)
+            except FileNotFoundError:
+                lacking.append(digest)
+        for p, actual in self.hasher.hash_files(stats).items():
+            if actual != paths[p]:
+                self._quarantine(Path(p), paths[p])
+                lacking.append(paths[p])
+        return sorted(set(lacking))
+
+    # ---- linking into the workspace ----------------------------------
+
+    def _place(self, src: Path, dest: Path, *, saving: bool = False) -> str:
+        """Put ``src``'s content at ``dest`` (replacing it) by the first link type that works."""
+        for method in list(self.link_types):
+            try:
+                if method == "reflink":
+                    _reflink(src, dest)
+                elif method == "hardlink":
+                    tmp = dest.with_name(dest.name + ".lnk")
+                    os.link(src, tmp)
+                    os.replace(tmp, dest)
+                else:
+                    os.replace(_copy_to_tmp(src, dest), dest)
+                return method
+            except OSError as exc:
+                if method == "copy" or exc.errno not in _LINK_UNSUPPORTED:
+                    raise
+                # This filesystem cannot do it: never try again in this process.
+                self.link_types.remove(method)
+        raise OSError(f"no link type could place {dest}")
+
+    def link_file(self, digest: str, dest: Path) -> None:
+        """Check out object ``digest`` at ``dest`` (atomically replacing what is there)."""
+        obj = self.object_path(digest)
+        if not obj.is_file():
+            raise CacheMissError(f"object {digest} for '{dest}' is not in the cache")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.dvx-tmp")
+        method = self._place(obj, tmp)
+        if method == "copy":
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+        st = dest.stat()
+        if self.hasher.state is not None:
+            self.hasher.state.put(str(dest), st, digest, trusted=method != "copy")
+
+    # ---- action cache ----------------------------------------------------
+
+    def run_path(self, key: str) -> Path:
+        return self.runs / key[:2] / key[2:]
+
+    def get_run(self, key: str) -> dict[str, Any] | None:
+        try:
+            data = self.run_path(key).read_bytes()
+        except FileNotFoundError:
+            return None
+        return parse_run(data, f"action-cache entry {key}")
+
+    def put_run(self, key: str, entry: dict[str, Any]) -> None:
+        """Publish an action-cache entry; callers store every object it names first."""
+        from dvx.yamlio import atomic_write
+
+        path = self.run_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"version": RUN_VERSION, "key": key, **entry}
+        atomic_write(path, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def parse_run(data: bytes, source: str) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        log.warning("%s is not valid JSON; ignoring it", source)
+        return None
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if not isinstance(version, int):
+        log.warning("%s has no format version; ignoring it", source)
+        return None
+    if version > RUN_VERSION:
+        raise FormatVersionError(
+            f"{source}: action-cache format version {version} is newer than this dvx reads",
+            hint="upgrade dvx",
+        )
+    assert isinstance(doc, dict)
+    return doc
+
+
+_LINK_UNSUPPORTED = {
+    errno.EXDEV,
+    errno.EOPNOTSUPP,
+    errno.ENOTSUP,
+    errno.EINVAL,
+    errno.ENOTTY,
+    errno.EPERM,
+    errno.EMLINK,
+    errno.ENOSYS,
+}
+
+
+def _reflink(src: Path, dest: Path) -> None:
+    tmp = dest.with_name(dest.name + ".ref")
+    with open(src, "rb") as s, open(tmp, "wb") as d:
+        try:
+            fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
+        except OSError:
+            d.close()
+            os.unlink(tmp)
+            raise
+    os.replace(tmp, dest)
+
+
+def _copy_to_tmp(src: Path, dest: Path) -> Path:
+    tmp = dest.with_name(dest.name + ".cp")
+    shutil.copyfile(src, tmp)
+    return tmp
+
+
+def make_writable(path: Path) -> None:
+    """Turn a linked (read-only) workspace file into a private writable copy."""
+    st = path.stat()
+    if st.st_nlink > 1 or not st.st_mode & statmod.S_IWUSR:
+        os.replace(_copy_to_tmp(path, path), path)
+        os.chmod(path, 0o644)

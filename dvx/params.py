@@ -1,0 +1,75 @@
+"""Parameter files (YAML, JSON, TOML) and the values of the keys a stage tracks."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from dvx import yamlio
+from dvx.errors import ConfigError
+
+_MISSING = object()
+
+
+def load_file(path: Path, source: str) -> Any:
+    """Parse a params file by its extension (YAML for anything unknown)."""
+    if not path.is_file():
+        raise ConfigError(
+            f"{source}: params file '{path.name}' not found",
+            hint=f"create {path} or list another file under 'params:'",
+        )
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            return json.loads(path.read_text(encoding="utf-8"))
+        if suffix == ".toml":
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path.name}: invalid {suffix[1:].upper()}: {exc}") from None
+    return yamlio.load(path)
+
+
+def lookup(data: Any, dotted: str) -> Any:
+    """The value at a dotted path (``train.lr``, ``layers.0.size``), or ``_MISSING``."""
+    cur = data
+    for part in dotted.split("."):
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif (
+            isinstance(cur, list)
+            and part.lstrip("-").isdigit()
+            and -len(cur) <= int(part) < len(cur)
+        ):
+            cur = cur[int(part)]
+        else:
+            return _MISSING
+    return cur
+
+
+def canonical(value: Any) -> Any:
+    """A copy with mapping keys sorted, so the lock does not depend on file order."""
+    if isinstance(value, dict):
+        return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
+
+
+def values(data: Any, keys: tuple[str, ...] | None, source: str, name: str) -> dict[str, Any]:
+    """``{key: value}`` for the tracked keys of a parsed file; ``keys`` None: the whole file."""
+    if keys is None:
+        if not isinstance(data, dict):
+            return {"": canonical(data)}
+        return {str(k): canonical(v) for k, v in data.items()}
+    found: dict[str, Any] = {}
+    for key in keys:
+        value = lookup(data, key)
+        if value is _MISSING:
+            raise ConfigError(
+                f"{source}: param '{key}' not found in {name}",
+                hint=f"add '{key}' to {name} or remove it from the stage's params",
+            )
+        found[key] = canonical(value)
+    return found

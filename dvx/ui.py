@@ -1,0 +1,197 @@
+"""All terminal output: plain text when piped, rich styling on a TTY.
+
+Core modules never print; the CLI passes their result objects here. rich is
+imported lazily so that commands printing a line or two start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from dvx.errors import DvxError
+
+_consoles: dict[bool, Console] = {}
+
+
+def _console(err: bool) -> Console:
+    if err not in _consoles:
+        from rich.console import Console
+
+        _consoles[err] = Console(stderr=err, highlight=False, soft_wrap=True)
+    return _consoles[err]
+
+
+def _tty(err: bool = False) -> bool:
+    stream = sys.stderr if err else sys.stdout
+    return stream.isatty()
+
+
+def echo(text: str = "", style: str | None = None, *, err: bool = False) -> None:
+    if style and _tty(err):
+        from rich.markup import escape
+
+        _console(err).print(f"[{style}]{escape(text)}[/]")
+        return
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def print_json(data: Any) -> None:
+    indent = 2 if _tty() else None
+    sys.stdout.write(json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def error(exc: DvxError) -> None:
+    echo(f"dvx: error: {exc.message}", "bold red", err=True)
+    if exc.hint:
+        echo(f"hint: {exc.hint}", "yellow", err=True)
+
+
+def crash(verbose: bool) -> None:
+    exc = sys.exc_info()[1]
+    echo(f"dvx: internal error: {exc.__class__.__name__}: {exc}", "bold red", err=True)
+    if verbose:
+        traceback.print_exc()
+    else:
+        echo("hint: run again with -v for the traceback, and please report it", err=True)
+
+
+class _Handler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        level = record.levelname.lower()
+        style = "yellow" if record.levelno >= logging.WARNING else "dim"
+        echo(f"dvx: {level}: {record.getMessage()}", style, err=True)
+
+
+def install_logging(verbose: bool) -> None:
+    log = logging.getLogger("dvx")
+    log.handlers[:] = [_Handler()]
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+
+
+# ---- renderers for result objects -------------------------------------------
+
+if TYPE_CHECKING:
+    from dvx.checkout import CheckoutResult
+    from dvx.dag import Dag
+    from dvx.repro import ReproResult, StageResult
+    from dvx.status import StatusReport
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def stage_result(r: StageResult) -> None:
+    if r.outcome == "ran":
+        echo(f"{r.name}: ran in {_seconds(r.seconds)}", "green")
+    elif r.outcome == "failed":
+        why = f"exit {r.exit_status}" if r.exit_status else r.detail
+        if r.exit_status is not None and r.exit_status < 0:
+            why = f"killed by signal {-r.exit_status}"
+        echo(f"{r.name}: FAILED ({why})", "bold red")
+        if r.exit_status == 0 and r.detail:
+            echo(f"  {r.detail}", "red")
+    elif r.outcome == "pulled":
+        echo(f"{r.name}: pulled from {r.detail}", "cyan")
+    elif r.outcome == "would pull":
+        echo(f"{r.name}: would pull from {r.detail}", "cyan")
+    elif r.outcome == "skipped":
+        echo(f"{r.name}: skipped ({r.detail})", "yellow")
+    elif r.outcome == "up to date":
+        echo(f"{r.name}: up to date" + (f" ({r.detail})" if r.detail else ""), "dim")
+    else:
+        echo(f"{r.name}: {r.outcome}" + (f" ({r.detail})" if r.detail else ""), "cyan")
+
+
+def repro_summary(result: ReproResult) -> None:
+    counts = result.counts()
+    order = [
+        "ran",
+        "restored",
+        "pulled",
+        "up to date",
+        "would run",
+        "would restore",
+        "would pull",
+        "failed",
+        "skipped",
+        "interrupted",
+    ]
+    parts = [f"{counts[k]} {k}" for k in order if counts.get(k)]
+    if not parts:
+        echo("nothing to do: no stages")
+        return
+    summary = ", ".join(parts) + f" in {_seconds(result.seconds)}"
+    if result.dry:
+        summary = "dry run: " + summary
+    echo(summary, "bold red" if result.failed else "bold")
+    for r in result.failed:
+        if r.outcome == "failed":
+            cmd_hint = f"exit status {r.exit_status}" if r.exit_status else r.detail
+            echo(f"dvx: error: stage '{r.name}' failed ({cmd_hint})", "bold red", err=True)
+
+
+def status_report(report: StatusReport) -> None:
+    if report.clean:
+        echo("Everything is up to date.", "green")
+        return
+    for s in report.stages:
+        echo(f"{s.name}:", "bold")
+        for reason in s.reasons:
+            echo(f"    {reason}", "yellow")
+    if report.data:
+        echo("tracked data:", "bold")
+        for d in report.data:
+            echo(f"    {', '.join(d.reasons)}: {d.path}", "yellow")
+
+
+def checkout_result(result: CheckoutResult) -> int:
+    for path in result.changed:
+        echo(f"restored {path}")
+    for path, objects in result.missing:
+        echo(
+            f"dvx: error: '{path}': {len(objects)} object(s) not in the cache",
+            "bold red",
+            err=True,
+        )
+    if result.missing:
+        echo("hint: run 'dvx pull' to fetch them, or 'dvx repro' to rebuild", "yellow", err=True)
+        return 1
+    if not result.changed:
+        echo("workspace already matches", "dim")
+    return 0
+
+
+def dag(graph: Dag, names: list[str], *, mermaid: bool, as_json: bool) -> None:
+    chosen = set(names)
+    edges = sorted((u, n) for n in names for u in graph.upstream[n] if u in chosen)
+    if as_json:
+        print_json({"version": 1, "stages": names, "edges": [list(e) for e in edges]})
+        return
+    if mermaid:
+        ids = {n: f"s{i}" for i, n in enumerate(names)}
+        echo("flowchart TD")
+        for n in names:
+            echo(f'    {ids[n]}["{n}"]')
+        for u, n in edges:
+            echo(f"    {ids[u]} --> {ids[n]}")
+        return
+    if not names:
+        echo("no stages (declare them in dvx.yaml)")
+        return
+    width = max(len(n) for n in names)
+    for n in names:
+        ups = sorted(u for u in graph.upstream[n] if u in chosen)
+        after = f"  <- {', '.join(ups)}" if ups else ""
+        echo(f"{n.ljust(width)}{after}".rstrip())
