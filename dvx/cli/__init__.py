@@ -16,7 +16,6 @@ __all__ = ["app", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    import click
     import typer
 
     from dvx import ui
@@ -25,13 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     command = typer.main.get_command(app)
     try:
         rv = command.main(args=argv, prog_name="dvx", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         return EXIT_INTERRUPTED
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+    except typer.TyperException as exc:  # bad arguments: typer prints usage and the error
+        exc.show()  # type: ignore[attr-defined]
+        return getattr(exc, "exit_code", EXIT_USAGE)
     except DvxError as exc:
         ui.error(exc)
         if GLOBALS.verbose:
