@@ -3,7 +3,9 @@
 
 def load(path="params.yaml"):
     out, section = {}, None
-    for line in open(path):
+    with open(path) as f:
+        lines = f.readlines()
+    for line in lines:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         key, _, value = line.strip().partition(":")
