@@ -103,6 +103,25 @@ class Cache:
         if self.hasher.state is not None:
             self.hasher.state.put(str(final), final.stat(), digest, trusted=True)
 
+    def adopt(self, tmp: Path, digest: str) -> bool:
+        """Publish a downloaded file as object ``digest`` if its bytes hash to it.
+
+        Returns False (and deletes the file) when they do not: a corrupt download
+        never gets a final name.
+        """
+        if hashing.hash_file(tmp) != digest:
+            tmp.unlink(missing_ok=True)
+            return False
+        self._publish(tmp, digest)
+        return True
+
+    def new_tmp(self) -> Path:
+        """A fresh temporary path inside the cache (same filesystem as the objects)."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".dvx-", suffix=".part", dir=self.tmp)
+        os.close(fd)
+        return Path(name)
+
     def put_bytes(self, data: bytes) -> str:
         digest = hashing.hash_bytes(data)
         if not self.has(digest):

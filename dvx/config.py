@@ -92,6 +92,15 @@ def _read(path: Path) -> dict[str, Any]:
     remotes = data.get("remotes") or {}
     if not isinstance(remotes, dict):
         raise ConfigError(f"{path}: 'remotes' must be a mapping")
+    if path.name == "config.yaml":
+        for name, opts in remotes.items():
+            leaked = sorted(set(opts or {}) & SECRET_KEYS)
+            if leaked:
+                raise ConfigError(
+                    f"{path}: remote '{name}' has credential '{leaked[0]}' in the committed config",
+                    hint=f"move it: 'dvx remote modify --local {name} {leaked[0]} VALUE', "
+                    "then delete it from .dvx/config.yaml",
+                )
     return {"core": core, "remotes": remotes}
 
 
@@ -110,3 +119,108 @@ def load(dvx_dir: Path) -> Config:
 
 def initial_text() -> str:
     return yamlio.dumps({"version": CONFIG_VERSION, "core": {}, "remotes": {}})
+
+
+# ---- editing (dvx remote add/modify/remove) ------------------------------------
+
+SECRET_KEYS = frozenset(
+    {
+        "access_key_id",
+        "secret_access_key",
+        "session_token",
+        "password",
+        "key_file_passphrase",
+        "account_key",
+        "sas_token",
+        "connection_string",
+        "credentials",
+        "token",
+    }
+)
+
+
+def _file(dvx_dir: Path, local: bool) -> Path:
+    return dvx_dir / ("config.local.yaml" if local else "config.yaml")
+
+
+def _load_raw(path: Path) -> dict[str, Any]:
+    data = yamlio.load(path, missing_ok=True) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    data.setdefault("version", CONFIG_VERSION)
+    data.setdefault("core", {})
+    data.setdefault("remotes", {})
+    data["core"] = data["core"] or {}
+    data["remotes"] = data["remotes"] or {}
+    return data
+
+
+def _save_raw(path: Path, data: dict[str, Any]) -> None:
+    yamlio.atomic_write(path, yamlio.dumps(data))
+
+
+def add_remote(dvx_dir: Path, name: str, url: str, *, default: bool, local: bool) -> None:
+    if not name or "/" in name or name.startswith("-"):
+        raise ConfigError(f"invalid remote name '{name}'")
+    merged = load(dvx_dir)
+    if name in merged.remotes:
+        raise ConfigError(
+            f"remote '{name}' already exists",
+            hint=f"change it with 'dvx remote modify {name} url URL'",
+        )
+    path = _file(dvx_dir, local)
+    data = _load_raw(path)
+    data["remotes"][name] = {"url": url}
+    if default:
+        data["core"]["remote"] = name
+    _save_raw(path, data)
+
+
+def modify_remote(dvx_dir: Path, name: str, key: str, value: str | None, *, local: bool) -> None:
+    merged = load(dvx_dir)
+    if name not in merged.remotes:
+        raise ConfigError(f"unknown remote '{name}'", hint="'dvx remote list' shows the remotes")
+    if key in SECRET_KEYS and not local:
+        raise ConfigError(
+            f"'{key}' is a credential and never goes in the committed .dvx/config.yaml",
+            hint=f"use 'dvx remote modify --local {name} {key} VALUE'",
+        )
+    path = _file(dvx_dir, local)
+    data = _load_raw(path)
+    opts = data["remotes"].setdefault(name, {})
+    if value is None:
+        opts.pop(key, None)
+    else:
+        opts[key] = _coerce(value)
+    _save_raw(path, data)
+
+
+def _coerce(value: str) -> Any:
+    low = value.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    return int(value) if value.isdigit() else value
+
+
+def remove_remote(dvx_dir: Path, name: str) -> None:
+    found = False
+    for local in (False, True):
+        path = _file(dvx_dir, local)
+        if not path.exists():
+            continue
+        data = _load_raw(path)
+        if name in data["remotes"]:
+            del data["remotes"][name]
+            found = True
+        if data["core"].get("remote") == name:
+            del data["core"]["remote"]
+        _save_raw(path, data)
+    if not found:
+        raise ConfigError(f"unknown remote '{name}'", hint="'dvx remote list' shows the remotes")
+
+
+def set_default_remote(dvx_dir: Path, name: str, *, local: bool) -> None:
+    path = _file(dvx_dir, local)
+    data = _load_raw(path)
+    data["core"]["remote"] = name
+    _save_raw(path, data)

@@ -11,11 +11,12 @@ after every stage, so an interrupted repro keeps all finished work.
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,14 +26,16 @@ from dvx import __version__, keys, lockfile, pointer
 from dvx.cache import make_writable
 from dvx.checkout import place, remove
 from dvx.context import Context
-from dvx.errors import UsageError
+from dvx.errors import ConfigError, UsageError
 from dvx.gitignore import ensure_ignored
-from dvx.hashing import walk_files
+from dvx.hashing import Version, walk_files
 from dvx.keys import StageInputs
 from dvx.lockfile import LockEntry, OutRecord
 from dvx.runner import INTERRUPTED, Runner
 from dvx.stagefile import Stage
 from dvx.status import MissingDeps, collect_inputs, output_reasons, workspace_dep_version
+
+log = logging.getLogger("dvx")
 
 UP_TO_DATE = "up to date"
 RESTORED = "restored"
@@ -53,8 +56,8 @@ class RemoteTier(Protocol):
 
     def get_run(self, key: str) -> dict[str, Any] | None: ...
 
-    def fetch_outs(self, outs: list[OutRecord]) -> bool:
-        """Fetch every object of ``outs`` into the local cache; False if any is missing."""
+    def fetch(self, versions: list[Version]) -> bool:
+        """Fetch every object of ``versions`` into the local cache; False if any is missing."""
         ...
 
 
@@ -117,7 +120,7 @@ class _Repro:
         ctx: Context,
         opts: ReproOptions,
         on_result: Callable[[StageResult], None] | None,
-        remotes: list[RemoteTier],
+        remotes: Sequence[RemoteTier],
     ) -> None:
         self.ctx = ctx
         self.opts = opts
@@ -191,8 +194,8 @@ class _Repro:
     ) -> StageResult | None:
         candidates: list[list[OutRecord]] = []
         run = self.ctx.cache.get_run(key)
-        if run is not None:
-            candidates.append(_run_outs(run, key))
+        if run is not None and _matches_declared(stage, outs := _run_outs(run, key)):
+            candidates.append(outs)
         if entry is not None and entry.key == key:
             candidates.append(entry.outs)
         for outs in candidates:
@@ -207,9 +210,11 @@ class _Repro:
             if remote_run is None:
                 continue
             outs = _run_outs(remote_run, key)
+            if not _matches_declared(stage, outs):
+                continue
             if self.opts.dry:
                 return StageResult(stage.name, WOULD_PULL, detail=remote.name)
-            if remote.fetch_outs(outs) and self._restorable(outs):
+            if remote.fetch([o.version for o in outs if o.stored]) and self._restorable(outs):
                 self.ctx.cache.put_run(key, {k: v for k, v in remote_run.items() if k != "key"})
                 self._restore(stage, outs)
                 self._record(stage, keys.lock_entry(stage, key, inputs, outs))
@@ -303,6 +308,9 @@ class _Repro:
                 pfile = pointer.pointer_file_for(dep)
                 if ctx.repo.abspath(pfile).is_file():
                     p = pointer.read(ctx.repo, pfile)
+                    if not self.opts.dry and ctx.cache.missing(p.version):
+                        # A teammate's data: fetch it from a remote that has it.
+                        any(r.fetch([p.version]) for r in self.remotes)
                     if not ctx.cache.missing(p.version):
                         if not self.opts.dry:
                             place(ctx, p.path, p.version, pfile)
@@ -310,7 +318,8 @@ class _Repro:
                     raise UsageError(
                         f"{stage.where()}: dep '{dep}' is tracked by {pfile} but its data "
                         "is neither in the workspace nor in the cache",
-                        hint="run 'dvx pull' to fetch it",
+                        hint="run 'dvx pull' to fetch it"
+                        + ("" if self.remotes else " (no default remote is configured)"),
                     )
                 raise UsageError(
                     f"{stage.where()}: dep '{dep}' does not exist and no stage produces it",
@@ -371,8 +380,19 @@ class _Repro:
 
 
 def _run_outs(run: dict[str, Any], key: str) -> list[OutRecord]:
-    entry = lockfile.parse_entry("run", run.get("entry") or {}, f"action-cache entry {key}")
+    try:
+        entry = lockfile.parse_entry("run", run.get("entry") or {}, f"action-cache entry {key}")
+    except ConfigError as exc:
+        log.warning("ignoring %s", exc.message)
+        return []
     return entry.outs
+
+
+def _matches_declared(stage: Stage, outs: list[OutRecord]) -> bool:
+    """An entry must describe exactly the stage's outputs; the key covers them, so a
+    mismatch means a damaged or forged entry, which is ignored rather than trusted."""
+    declared = sorted((o.path, o.cache, o.persist, o.metric) for o in stage.outs)
+    return declared == sorted((o.path, o.cache, o.persist, o.metric) for o in outs)
 
 
 def _user() -> str:
@@ -386,7 +406,7 @@ def repro(
     ctx: Context,
     opts: ReproOptions,
     on_result: Callable[[StageResult], None] | None = None,
-    remotes: list[RemoteTier] | None = None,
+    remotes: Sequence[RemoteTier] | None = None,
 ) -> ReproResult:
     t0 = time.monotonic()
     names = ctx.dag.select(opts.targets, downstream=opts.downstream)

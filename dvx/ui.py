@@ -195,3 +195,89 @@ def dag(graph: Dag, names: list[str], *, mermaid: bool, as_json: bool) -> None:
         ups = sorted(u for u in graph.upstream[n] if u in chosen)
         after = f"  <- {', '.join(ups)}" if ups else ""
         echo(f"{n.ljust(width)}{after}".rstrip())
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from dvx.transfer import TransferResult
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+from contextlib import contextmanager  # noqa: E402
+
+
+@contextmanager
+def transfer_progress(
+    verb: str, *, enabled: bool = True
+) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress callback drawing rich bars (files and bytes) on a TTY; None otherwise."""
+    if not enabled or not _tty(err=True):
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn(f"{verb}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=_console(True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(verb, total=0)
+        totals = {"files": 0, "bytes": 0}
+
+        def update(phase: str, files: int, nbytes: int) -> None:
+            if phase == "total":
+                totals["files"] += files
+                totals["bytes"] += nbytes
+                progress.update(task, total=totals["files"])
+            else:
+                progress.advance(task, files)
+
+        yield update
+
+
+def transfer_summary(result: TransferResult) -> None:
+    verb = {"push": "pushed", "pull": "pulled", "fetch": "fetched"}[result.direction]
+    line = (
+        f"{verb} {result.objects} object(s) ({_size(result.bytes)}), "
+        f"{result.runs} action-cache entr{'y' if result.runs == 1 else 'ies'}; "
+        f"{result.present} already "
+        + (f"on {result.remote}" if result.direction == "push" else "local")
+    )
+    echo(line, "bold" if result.ok else "bold red")
+    side = "local cache" if result.direction == "push" else f"remote '{result.remote}'"
+    for h in result.missing:
+        echo(f"dvx: error: object {h} is missing from the {side}", "red", err=True)
+    for h in result.corrupt:
+        echo(
+            f"dvx: error: object {h} on remote '{result.remote}' is corrupt; not checked out",
+            "red",
+            err=True,
+        )
+    for h, why in result.failed:
+        echo(f"dvx: error: {h}: {why}", "red", err=True)
+    if result.checkout is not None:
+        for path in result.checkout.changed:
+            echo(f"restored {path}")
+        for path, objs in result.checkout.missing:
+            echo(f"dvx: error: '{path}': {len(objs)} object(s) not available", "red", err=True)
+    if result.missing and result.direction == "push":
+        echo("hint: run 'dvx repro' or 'dvx pull' from a remote that has them", "yellow", err=True)

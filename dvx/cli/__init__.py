@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from dvx.cli import data, graph, init, repro, status  # noqa: F401  (registers commands)
+from dvx.cli import data, graph, init, remote, repro, status, transfer  # noqa: F401
 from dvx.cli.app import GLOBALS, app
 from dvx.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE
 

@@ -26,6 +26,7 @@ def repro_cmd(
     from dvx import ui
     from dvx.cli.common import context
     from dvx.repro import ReproOptions, repro
+    from dvx.transfer import default_remote_tiers
 
     with context(write=not dry) as ctx:
         opts = ReproOptions(
@@ -37,7 +38,8 @@ def repro_cmd(
             keep_going=keep_going,
         )
         on_result = None if as_json else ui.stage_result
-        result = repro(ctx, opts, on_result=on_result, remotes=[])
+        remotes = [] if no_remote else default_remote_tiers(ctx)
+        result = repro(ctx, opts, on_result=on_result, remotes=remotes)
     if as_json:
         ui.print_json(result.to_json())
     else:

@@ -1,0 +1,188 @@
+"""Remotes: a narrow protocol over fsspec (SPEC §7). The only fsspec importer.
+
+A remote stores what the local cache stores, in the same layout::
+
+    URL/objects/ab/cdef…   content-addressed objects (files and directory manifests)
+    URL/runs/ab/cdef…      action-cache entries, named by stage key
+    URL/tmp/…              partial uploads (filesystems with rename only)
+
+Contracts every backend keeps (see docs/FORMAT.md, "Remote layout"):
+
+* ``put`` is atomic and write-once: a reader never sees a partial object under
+  its final name. Object stores (S3, GCS, Azure) give this per PUT; on
+  filesystems (local, SSH) dvx uploads to ``tmp/`` and renames.
+* ``get`` downloads to a local path; the caller verifies the hash before use.
+* ``list_objects`` lists every object name under ``objects/`` in one pass, which
+  is far cheaper than one existence request per object on S3.
+* an action-cache entry is put only after every object it names is present.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dvx.config import SECRET_KEYS, Config
+from dvx.errors import ConfigError, UsageError
+
+_EXTRAS = {
+    "s3": "s3",
+    "s3a": "s3",
+    "gs": "gs",
+    "gcs": "gs",
+    "az": "azure",
+    "abfs": "azure",
+    "azure": "azure",
+    "ssh": "ssh",
+    "sftp": "ssh",
+}
+_RENAME_PROTOCOLS = {"file", "local", "ssh", "sftp"}
+
+
+@dataclass
+class Remote:
+    name: str
+    url: str
+    fs: Any  # fsspec.AbstractFileSystem; kept behind this class's methods
+    root: str
+
+    @property
+    def atomic_put(self) -> bool:
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, tuple) else (self.fs.protocol,)
+        return not (set(protocols) & _RENAME_PROTOCOLS)
+
+    def _path(self, kind: str, name: str) -> str:
+        return posixpath.join(self.root, kind, name[:2], name[2:])
+
+    def object_path(self, digest: str) -> str:
+        return self._path("objects", digest)
+
+    def run_path(self, key: str) -> str:
+        return self._path("runs", key)
+
+    def list_objects(self) -> set[str]:
+        """Every object hash on the remote (one recursive listing)."""
+        return set(self._list("objects"))
+
+    def list_runs(self) -> set[str]:
+        return set(self._list("runs"))
+
+    def _list(self, kind: str) -> Iterator[str]:
+        base = posixpath.join(self.root, kind)
+        try:
+            found = self.fs.find(base)
+        except FileNotFoundError:
+            return
+        for p in found:
+            p = self.fs._strip_protocol(p) if hasattr(self.fs, "_strip_protocol") else p
+            parts = p.rstrip("/").split("/")
+            if len(parts) >= 2 and len(parts[-2]) == 2 and not parts[-1].startswith("."):
+                yield parts[-2] + parts[-1]
+
+    def exists(self, path: str) -> bool:
+        return bool(self.fs.exists(path))
+
+    def put(self, local: Path, path: str) -> None:
+        """Upload a local file to ``path``, atomically (see module docstring)."""
+        if self.atomic_put:
+            self.fs.put_file(str(local), path)
+            return
+        tmp = posixpath.join(self.root, "tmp", f"{uuid.uuid4().hex}.tmp")
+        self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
+        self.fs.put_file(str(local), tmp)
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        self.fs.mv(tmp, path)
+
+    def get(self, path: str, local: Path) -> None:
+        """Download ``path`` into a local file; FileNotFoundError when absent."""
+        self.fs.get_file(path, str(local))
+
+    def read(self, path: str) -> bytes | None:
+        try:
+            with self.fs.open(path, "rb") as f:
+                data: bytes = f.read()
+                return data
+        except FileNotFoundError:
+            return None
+
+    def delete(self, paths: list[str]) -> None:
+        if paths:
+            self.fs.rm(paths)
+
+
+def _protocol(url: str) -> str:
+    if "://" in url:
+        return url.split("://", 1)[0].lower()
+    return "file"
+
+
+def _fs_options(protocol: str, opts: dict[str, Any]) -> dict[str, Any]:
+    kw: dict[str, Any] = {}
+    if protocol in ("s3", "s3a"):
+        if opts.get("endpoint_url"):
+            kw["endpoint_url"] = opts["endpoint_url"]
+        if opts.get("region"):
+            kw["client_kwargs"] = {"region_name": opts["region"]}
+        if opts.get("profile"):
+            kw["profile"] = opts["profile"]
+        if opts.get("access_key_id"):
+            kw["key"] = opts["access_key_id"]
+        if opts.get("secret_access_key"):
+            kw["secret"] = opts["secret_access_key"]
+        if opts.get("session_token"):
+            kw["token"] = opts["session_token"]
+        return kw
+    return {k: v for k, v in opts.items() if k != "url"}
+
+
+def open_remote(cfg: Config, name: str | None, repo_root: Path) -> Remote:
+    """The named remote, or the default one (``core.remote``)."""
+    name = name or cfg.core.get("remote")
+    if not name:
+        raise UsageError(
+            "no remote given and no default remote configured",
+            hint="add one with 'dvx remote add -d NAME URL', or pass -r NAME",
+        )
+    opts = cfg.remotes.get(name)
+    if opts is None:
+        known = ", ".join(sorted(cfg.remotes)) or "none"
+        raise UsageError(
+            f"unknown remote '{name}' (configured: {known})",
+            hint="'dvx remote list' shows the remotes",
+        )
+    url = str(opts.get("url") or "")
+    if not url:
+        raise ConfigError(f"config: remote '{name}' has no url")
+    protocol = _protocol(url)
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec is a dependency
+        raise ConfigError("fsspec is not installed", hint="pip install fsspec") from None
+    if protocol == "file":
+        path = url.removeprefix("file://")
+        root = Path(path).expanduser()
+        if not root.is_absolute():
+            # A relative local remote is relative to the repo, as in DVC's config.
+            root = (repo_root / root).resolve()
+        fs = fsspec.filesystem("file")
+        return Remote(name, url, fs, root.as_posix())
+    try:
+        fs = fsspec.filesystem(protocol, **_fs_options(protocol, opts))
+    except ImportError:
+        extra = _EXTRAS.get(protocol, protocol)
+        raise ConfigError(
+            f"remote '{name}' ({protocol}://) needs an optional package",
+            hint=f"pip install 'dvx[{extra}]'",
+        ) from None
+    except ValueError as exc:
+        raise ConfigError(f"remote '{name}': {exc}") from None
+    root = fs._strip_protocol(url).rstrip("/")
+    return Remote(name, url, fs, root)
+
+
+def redact(opts: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("***" if k in SECRET_KEYS else v) for k, v in opts.items()}

@@ -1,0 +1,301 @@
+"""push, pull, fetch: move objects and action-cache entries (SPEC §7).
+
+Only what the other side lacks is sent. Existence on the remote is learned with
+one listing when many objects are involved (one request per object is far
+slower on S3), or with parallel existence checks when few are. Every downloaded
+object is hashed before it gets its final name in the local cache; an
+action-cache entry is uploaded only after every object it names is on the
+remote. Rerunning an interrupted push or pull finishes the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from dvx import pointer
+from dvx.cache import parse_run
+from dvx.checkout import CheckoutResult, checkout, split_targets
+from dvx.context import Context
+from dvx.hashing import Version
+from dvx.remote import Remote
+
+log = logging.getLogger("dvx")
+
+LIST_THRESHOLD = 64  # above this many objects, one listing beats per-object requests
+DEFAULT_JOBS = 8
+
+# on_progress(phase, files, bytes): phase "total" announces the work, "step" reports progress.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class TransferResult:
+    remote: str
+    direction: str  # "push" or "pull" / "fetch"
+    objects: int = 0
+    bytes: int = 0
+    runs: int = 0
+    present: int = 0  # objects the other side already had
+    missing: list[str] = field(default_factory=list)  # not found on the source side
+    corrupt: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    checkout: CheckoutResult | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, nbytes: int) -> None:
+        with self._lock:
+            self.objects += 1
+            self.bytes += nbytes
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.corrupt or self.failed) and not (
+            self.checkout is not None and self.checkout.missing
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "remote": self.remote,
+            "direction": self.direction,
+            "objects": self.objects,
+            "bytes": self.bytes,
+            "runs": self.runs,
+            "present": self.present,
+            "missing": self.missing,
+            "corrupt": self.corrupt,
+            "failed": [{"object": h, "error": e} for h, e in self.failed],
+            "ok": self.ok,
+        }
+
+
+@dataclass
+class Refs:
+    versions: list[Version] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+
+def collect_refs(ctx: Context, targets: list[str]) -> Refs:
+    """Versions and action-cache keys that the lock and pointer files reference."""
+    refs = Refs()
+    stage_targets, pointer_targets = split_targets(ctx, targets)
+    if stage_targets or not targets:
+        chosen = ctx.dag.resolve_targets(stage_targets) if stage_targets else set(ctx.lock)
+        for name in sorted(chosen):
+            entry = ctx.lock.get(name)
+            if entry is None:
+                continue
+            refs.keys.append(entry.key)
+            refs.versions += [o.version for o in entry.outs if o.stored]
+    if not targets:
+        skip = {o.path for s in ctx.stages for o in s.outs}
+        pointer_targets = pointer.find_all(ctx.repo, skip)
+    for pfile in pointer_targets:
+        refs.versions.append(pointer.read(ctx.repo, pfile).version)
+    return refs
+
+
+def _pool_map(jobs: int, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+    items = list(items)
+    if len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        return list(pool.map(fn, items))
+
+
+def remote_has(remote: Remote, hashes: list[str], jobs: int) -> set[str]:
+    if len(hashes) > LIST_THRESHOLD:
+        return remote.list_objects() & set(hashes)
+    flags = _pool_map(jobs, lambda h: remote.exists(remote.object_path(h)), hashes)
+    return {h for h, ok in zip(hashes, flags, strict=True) if ok}
+
+
+# ---- push ---------------------------------------------------------------------
+
+
+def push(
+    ctx: Context,
+    remote: Remote,
+    targets: list[str] | None = None,
+    jobs: int = DEFAULT_JOBS,
+    on_progress: Progress | None = None,
+) -> TransferResult:
+    result = TransferResult(remote.name, "push")
+    refs = collect_refs(ctx, targets or [])
+    needed: dict[str, int] = {}
+    for v in refs.versions:
+        if not ctx.cache.has(v.hash):
+            result.missing.append(v.hash)
+            continue
+        needed[v.hash] = ctx.cache.object_path(v.hash).stat().st_size
+        if v.is_dir:
+            for e in ctx.cache.read_manifest(v.hash):
+                needed[e.hash] = e.size
+    have = remote_has(remote, sorted(needed), jobs)
+    todo = [h for h in sorted(needed) if h not in have]
+    result.present = len(needed) - len(todo)
+    absent_locally = [h for h in todo if not ctx.cache.has(h)]
+    result.missing += absent_locally
+    todo = [h for h in todo if h not in set(absent_locally)]
+    if on_progress:
+        on_progress("total", len(todo), sum(needed[h] for h in todo))
+
+    def send(h: str) -> None:
+        try:
+            remote.put(ctx.cache.object_path(h), remote.object_path(h))
+        except Exception as exc:  # network and permission errors are reported per object
+            result.failed.append((h, f"{exc.__class__.__name__}: {exc}"))
+            return
+        result.count(needed[h])
+        if on_progress:
+            on_progress("step", 1, needed[h])
+
+    _pool_map(jobs, send, todo)
+    if result.failed or result.missing:
+        # An action-cache entry must never name objects the remote lacks.
+        return result
+    keys = sorted(set(refs.keys))
+    remote_runs = _pool_map(jobs, lambda k: remote.exists(remote.run_path(k)), keys)
+    for key, present in zip(keys, remote_runs, strict=True):
+        if present or not ctx.cache.run_path(key).is_file():
+            continue
+        try:
+            remote.put(ctx.cache.run_path(key), remote.run_path(key))
+            result.runs += 1
+        except Exception as exc:
+            result.failed.append((key, f"{exc.__class__.__name__}: {exc}"))
+    return result
+
+
+# ---- pull / fetch -------------------------------------------------------------
+
+
+class Fetcher:
+    """Downloads objects into the local cache, verifying each against its hash."""
+
+    def __init__(
+        self, ctx: Context, remote: Remote, jobs: int, on_progress: Progress | None = None
+    ) -> None:
+        self.ctx = ctx
+        self.remote = remote
+        self.jobs = jobs
+        self.on_progress = on_progress
+        self.result = TransferResult(remote.name, "fetch")
+
+    def _download(self, h: str) -> None:
+        tmp = self.ctx.cache.new_tmp()
+        try:
+            self.remote.get(self.remote.object_path(h), tmp)
+        except FileNotFoundError:
+            tmp.unlink(missing_ok=True)
+            self.result.missing.append(h)
+            return
+        except Exception as exc:
+            tmp.unlink(missing_ok=True)
+            self.result.failed.append((h, f"{exc.__class__.__name__}: {exc}"))
+            return
+        size = tmp.stat().st_size
+        if not self.ctx.cache.adopt(tmp, h):
+            log.error("object %s on remote '%s' is corrupt; not used", h, self.remote.name)
+            self.result.corrupt.append(h)
+            return
+        self.result.count(size)
+        if self.on_progress:
+            self.on_progress("step", 1, size)
+
+    def _get_many(self, hashes: list[str]) -> None:
+        todo = sorted({h for h in hashes if not self.ctx.cache.is_intact(h)})
+        self.result.present += len(set(hashes)) - len(todo)
+        if self.on_progress and todo:
+            self.on_progress("total", len(todo), 0)
+        _pool_map(self.jobs, self._download, todo)
+
+    def fetch_versions(self, versions: list[Version]) -> bool:
+        """Bring every object of ``versions`` into the local cache; True if all arrived."""
+        before = len(self.result.missing) + len(self.result.corrupt) + len(self.result.failed)
+        self._get_many([v.hash for v in versions])
+        files: list[str] = []
+        for v in versions:
+            if v.is_dir and self.ctx.cache.has(v.hash):
+                files += [e.hash for e in self.ctx.cache.read_manifest(v.hash)]
+        self._get_many(files)
+        after = len(self.result.missing) + len(self.result.corrupt) + len(self.result.failed)
+        return after == before
+
+    def fetch_runs(self, keys: list[str]) -> None:
+        for key in sorted(set(keys)):
+            if self.ctx.cache.run_path(key).is_file():
+                continue
+            data = self.remote.read(self.remote.run_path(key))
+            if data is None:
+                continue
+            doc = parse_run(data, f"remote '{self.remote.name}' entry {key}")
+            if doc is not None and doc.get("key") == key:
+                self.ctx.cache.put_run(key, {k: v for k, v in doc.items() if k not in ("key",)})
+                self.result.runs += 1
+
+
+def fetch(
+    ctx: Context,
+    remote: Remote,
+    targets: list[str] | None = None,
+    jobs: int = DEFAULT_JOBS,
+    on_progress: Progress | None = None,
+) -> TransferResult:
+    refs = collect_refs(ctx, targets or [])
+    f = Fetcher(ctx, remote, jobs, on_progress)
+    f.fetch_versions(refs.versions)
+    f.fetch_runs(refs.keys)
+    return f.result
+
+
+def pull(
+    ctx: Context,
+    remote: Remote,
+    targets: list[str] | None = None,
+    jobs: int = DEFAULT_JOBS,
+    on_progress: Progress | None = None,
+) -> TransferResult:
+    result = fetch(ctx, remote, targets, jobs, on_progress)
+    result.direction = "pull"
+    result.checkout = checkout(ctx, targets or [])
+    return result
+
+
+# ---- the remote action cache, as a tier of dvx repro ---------------------------------
+
+
+class RemoteActionCache:
+    """Lets ``dvx repro`` pull a stage's outputs instead of running it (SPEC §5 step 4)."""
+
+    def __init__(self, ctx: Context, remote: Remote, jobs: int = DEFAULT_JOBS) -> None:
+        self.ctx = ctx
+        self.remote = remote
+        self.name = remote.name
+        self.jobs = jobs
+
+    def get_run(self, key: str) -> dict[str, Any] | None:
+        data = self.remote.read(self.remote.run_path(key))
+        if data is None:
+            return None
+        doc = parse_run(data, f"remote '{self.name}' entry {key}")
+        if doc is None or doc.get("key") != key:
+            return None
+        return doc
+
+    def fetch(self, versions: list[Version]) -> bool:
+        return Fetcher(self.ctx, self.remote, self.jobs).fetch_versions(versions)
+
+
+def default_remote_tiers(ctx: Context) -> list[RemoteActionCache]:
+    """The default remote as a repro tier, or nothing when none is configured."""
+    from dvx.remote import open_remote
+
+    if not ctx.config.core.get("remote"):
+        return []
+    return [RemoteActionCache(ctx, open_remote(ctx.config, None, ctx.repo.root))]
