@@ -129,19 +129,17 @@ def push(
     refs = collect_refs(ctx, targets or [])
     needed: dict[str, int] = {}
     for v in refs.versions:
-        if not ctx.cache.has(v.hash):
-            result.missing.append(v.hash)
-            continue
-        needed[v.hash] = ctx.cache.object_path(v.hash).stat().st_size
-        if v.is_dir:
+        needed[v.hash] = v.size
+        if v.is_dir and ctx.cache.has(v.hash):
+            needed[v.hash] = ctx.cache.object_path(v.hash).stat().st_size
             for e in ctx.cache.read_manifest(v.hash):
                 needed[e.hash] = e.size
     have = remote_has(remote, sorted(needed), jobs)
     todo = [h for h in sorted(needed) if h not in have]
     result.present = len(needed) - len(todo)
-    absent_locally = [h for h in todo if not ctx.cache.has(h)]
-    result.missing += absent_locally
-    todo = [h for h in todo if h not in set(absent_locally)]
+    # Missing locally is only a problem when the remote lacks it too.
+    result.missing = [h for h in todo if not ctx.cache.has(h)]
+    todo = [h for h in todo if h not in set(result.missing)]
     if on_progress:
         on_progress("total", len(todo), sum(needed[h] for h in todo))
 

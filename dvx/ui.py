@@ -281,3 +281,28 @@ def transfer_summary(result: TransferResult) -> None:
             echo(f"dvx: error: '{path}': {len(objs)} object(s) not available", "red", err=True)
     if result.missing and result.direction == "push":
         echo("hint: run 'dvx repro' or 'dvx pull' from a remote that has them", "yellow", err=True)
+
+
+if TYPE_CHECKING:
+    from dvx.check import CheckReport
+
+
+def check_report(report: CheckReport) -> None:
+    for s in report.mismatched:
+        echo(f"{s.name}: lock does not match", "bold red")
+        for reason in s.reasons:
+            echo(f"    {reason}", "yellow")
+    for name in report.removed:
+        echo(f"{name}: in dvx.lock but not in dvx.yaml (stage removed)", "bold red")
+    for path, h in report.missing_on_remote:
+        echo(f"{path}: object {h} is not on remote '{report.remote}'", "bold red")
+    if report.ok:
+        where = f"; remote '{report.remote}' has every object" if report.remote else ""
+        echo(f"dvx.lock matches: {report.checked} stage(s) checked{where}", "green")
+        return
+    hints = []
+    if report.mismatched or report.removed:
+        hints.append("run 'dvx repro' and commit dvx.lock")
+    if report.missing_on_remote:
+        hints.append("run 'dvx push'")
+    echo("hint: " + "; ".join(hints), "yellow", err=True)

@@ -8,11 +8,25 @@ from __future__ import annotations
 
 import sys
 
-from dvx.cli import data, graph, init, remote, repro, status, transfer  # noqa: F401
+from dvx.cli import check, data, graph, init, remote, repro, status, transfer  # noqa: F401
 from dvx.cli.app import GLOBALS, app
 from dvx.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE
 
 __all__ = ["app", "main"]
+
+
+# Options whose value may be left out (``dvx check --remote [NAME]``): the parser
+# needs a value, so a bare option gets an empty one, meaning "the default".
+_OPTIONAL_VALUE = {"check": ("--remote",)}
+
+
+def _optional_values(args: list[str]) -> list[str]:
+    verb = next((a for a in args if not a.startswith("-")), None)
+    for opt in _OPTIONAL_VALUE.get(verb or "", ()):
+        for i, a in enumerate(args):
+            if a == opt and (i + 1 == len(args) or args[i + 1].startswith("-")):
+                args[i] = opt + "="
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     from dvx.errors import DvxError
 
     command = typer.main.get_command(app)
+    args = _optional_values(list(sys.argv[1:] if argv is None else argv))
     try:
-        rv = command.main(args=argv, prog_name="dvx", standalone_mode=False)
+        rv = command.main(args=args, prog_name="dvx", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
