@@ -133,6 +133,10 @@ def _prune_empty_dirs(root: Path) -> None:
 
 
 def restore(ctx: Context, rel: str, version: Version, source: str, result: CheckoutResult) -> None:
+    current = ctx.hasher.version(ctx.repo.safe_path(rel, source))
+    if current is not None and current.hash == version.hash:
+        result.unchanged.append(rel)  # e.g. metrics restored by git itself: no cache needed
+        return
     missing = ctx.cache.missing(version)
     if missing:
         result.missing.append((rel, missing))

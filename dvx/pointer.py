@@ -58,6 +58,8 @@ def read(repo: Repo, file_rel: str) -> Pointer:
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(f"{file_rel}: malformed pointer file ({exc})") from None
     parent = file_rel.rsplit("/", 1)[0] if "/" in file_rel else ""
+    if rel.startswith("/") or "\\" in rel or rel[1:2] == ":":
+        check_rel_path(rel, file_rel)  # absolute: refuse it rather than re-root it under parent
     data_rel = os.path.normpath(f"{parent}/{rel}" if parent else rel).replace(os.sep, "/")
     check_rel_path(data_rel, file_rel)
     return Pointer(file_rel, data_rel, v)

@@ -306,3 +306,13 @@ def check_report(report: CheckReport) -> None:
     if report.missing_on_remote:
         hints.append("run 'dvx push'")
     echo("hint: " + "; ".join(hints), "yellow", err=True)
+
+
+def confirm(question: str) -> bool:
+    """Ask on a terminal; without one, the answer is no (use -f to proceed)."""
+    if not sys.stdin.isatty():
+        echo(f"{question} [y/N] (no terminal: answering no; use -f)", err=True)
+        return False
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
