@@ -7,6 +7,7 @@ which may be a subdirectory of the git work tree.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,3 +124,35 @@ class GitRepo:
                     continue
                 seen.add(commit.id)
                 yield commit
+
+
+def set_config(root: Path, key: str, value: str) -> None:
+    repo = _open(root)
+    if repo is None:
+        raise UsageError(f"{root} is not inside a git repository", hint="run 'git init'")
+    repo.config[key] = value
+
+
+def unset_config_section(root: Path, section: str) -> None:
+    repo = _open(root)
+    if repo is None:
+        return
+    for entry in list(repo.config):
+        if entry.name.startswith(section + "."):
+            del repo.config[entry.name]
+
+
+def hooks_dir(root: Path) -> Path:
+    """Where git looks for hooks: ``core.hooksPath`` if set, else ``.git/hooks``."""
+    repo = _open(root)
+    if repo is None:
+        raise UsageError(f"{root} is not inside a git repository", hint="run 'git init'")
+    try:
+        configured = repo.config["core.hooksPath"]
+    except KeyError:
+        return Path(repo.path) / "hooks"
+    path = Path(os.path.expanduser(configured))
+    if not path.is_absolute():
+        # Relative hooksPath is relative to the work tree root (where hooks run).
+        path = Path(repo.workdir or repo.path) / path
+    return path.resolve()

@@ -11,7 +11,7 @@ from dvx.repo import DVX_DIR, Repo, find_git_root
 from dvx.yamlio import atomic_write
 
 DVX_GITIGNORE = "/cache/\n/tmp/\n/config.local.yaml\n"
-ATTRIBUTE = "dvx.lock merge=dvx"
+ATTRIBUTES = ("dvx.lock merge=dvx", "*.dvx merge=dvx")
 
 
 @dataclass
@@ -39,8 +39,9 @@ def init(path: Path, *, no_git: bool = False) -> InitResult:
         atomic_write(dvx_dir / "config.yaml", config.initial_text())
     attrs = path / ".gitattributes"
     text = attrs.read_text(encoding="utf-8") if attrs.exists() else ""
-    if ATTRIBUTE not in text.splitlines():
+    missing = [a for a in ATTRIBUTES if a not in text.splitlines()]
+    if missing:
         if text and not text.endswith("\n"):
             text += "\n"
-        atomic_write(attrs, text + ATTRIBUTE + "\n")
+        atomic_write(attrs, text + "".join(a + "\n" for a in missing))
     return InitResult(Repo(path), created, git_root)

@@ -147,7 +147,7 @@ def _parse(text: str) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        lines, hint = text.splitlines(), None
+        lines, hint = text.splitlines(), "check the indentation, brackets and quotes near this line"
         if line <= len(lines) and "${" in lines[line - 1]:
             # ``[${item}]`` is the classic trap: ``{`` opens a flow mapping there.
             hint = "quote values that contain '${…}' inside [ ] or { }"
@@ -199,7 +199,9 @@ def _key_line(m: CommentedMap, key: Any) -> int:
 
 
 def _suggest(word: str, choices: tuple[str, ...]) -> str | None:
-    close = difflib.get_close_matches(word, choices, n=1)
+    # A transposition ('dpes') ties with other near misses ('desc') in difflib's ratio.
+    close = [c for c in choices if sorted(c) == sorted(word)]
+    close = close or difflib.get_close_matches(word, choices, n=1)
     return f"did you mean '{close[0]}'?" if close else None
 
 
@@ -447,10 +449,16 @@ class _Builder:
             )
         norm = posixpath.normpath(posixpath.join(wdir, raw))
         if norm == ".." or norm.startswith("../"):
-            raise self.error(line, f"{what} '{raw}' is outside the repository")
+            raise self.error(
+                line,
+                f"{what} '{raw}' is outside the repository",
+                hint="paths are relative to the stage's wdir and must stay inside the repository",
+            )
         top = norm.split("/", 1)[0]
         if top.casefold() in (".git", ".dvx"):
-            raise self.error(line, f"{what} '{raw}' is inside {top}")
+            raise self.error(
+                line, f"{what} '{raw}' is inside {top}", hint="choose a path outside .git and .dvx"
+            )
         if out and norm == ".":
             raise self.error(line, f"{what} '{raw}' is the repository root")
         if out and norm.casefold() in (STAGE_FILE, "dvx.lock"):
@@ -463,7 +471,10 @@ class _Builder:
         if value is None:
             return []
         if not isinstance(value, CommentedSeq):
-            raise self.error(self.lines[key], f"{key} must be a list")
+            example = f"[{value}]" if isinstance(value, str) else "[ITEM, …]"
+            raise self.error(
+                self.lines[key], f"{key} must be a list", hint=f"write '{key}: {example}'"
+            )
         return [(v, int(value.lc.item(i)[0]) + 1) for i, v in enumerate(value)]
 
     def paths(self, key: str, what: str, wdir: str) -> list[tuple[str, int]]:
