@@ -66,6 +66,15 @@ def remove(ctx: Context, path: Path) -> None:
         path.unlink()
 
 
+def make_parents(ctx: Context, path: Path) -> None:
+    """Create the directories above ``path``; a file in the way is preserved, then removed."""
+    for rel in reversed(path.relative_to(ctx.repo.root).parents[:-1]):
+        parent = ctx.repo.root / rel
+        if os.path.lexists(parent) and not parent.is_dir():
+            remove(ctx, parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
 def _check_inside(ctx: Context, path: Path, source: str) -> None:
     real_root = os.path.realpath(ctx.repo.root)
     real = os.path.realpath(path)
@@ -91,10 +100,12 @@ def place(ctx: Context, rel: str, version: Version, source: str) -> bool:
             remove(ctx, dest)
         else:
             preserve(ctx, dest)
+        make_parents(ctx, dest)
         ctx.cache.link_file(version.hash, dest)
         return True
     if os.path.lexists(dest) and not dest.is_dir():
         remove(ctx, dest)
+    make_parents(ctx, dest)
     dest.mkdir(parents=True, exist_ok=True)
     _check_inside(ctx, dest, source)
     wanted = {e.path: e for e in ctx.cache.read_manifest(version.hash)}

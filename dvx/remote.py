@@ -93,9 +93,17 @@ class Remote:
             return
         tmp = posixpath.join(self.root, "tmp", f"{uuid.uuid4().hex}.tmp")
         self.fs.makedirs(posixpath.dirname(tmp), exist_ok=True)
-        self.fs.put_file(str(local), tmp)
-        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        self.fs.mv(tmp, path)
+        try:
+            self.fs.put_file(str(local), tmp)
+            self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+            self.fs.mv(tmp, path)
+        except BaseException:
+            # A failed upload leaves nothing behind (a killed one may; nothing reads tmp/).
+            try:
+                self.fs.rm_file(tmp)
+            except Exception:
+                pass
+            raise
 
     def get(self, path: str, local: Path) -> None:
         """Download ``path`` into a local file; FileNotFoundError when absent."""

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from dvx import __version__, keys, lockfile, pointer
 from dvx.cache import make_writable
-from dvx.checkout import place, remove
+from dvx.checkout import make_parents, place, remove
 from dvx.context import Context
 from dvx.errors import ConfigError, UsageError
 from dvx.gitignore import ensure_ignored
@@ -237,7 +237,7 @@ class _Repro:
                     make_writable(path / f if isinstance(f, str) else f)
             else:
                 remove(ctx, path)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_parents(ctx, path)
         started = datetime.now(UTC)
         t0 = time.monotonic()
         rc = self.runner.run(stage.cmd, ctx.repo.abspath(stage.wdir))
@@ -388,6 +388,31 @@ def _run_outs(run: dict[str, Any], key: str) -> list[OutRecord]:
     return entry.outs
 
 
+def remove_orphans(ctx: Context) -> list[str]:
+    """Delete the workspace outputs of stages that left the stage file.
+
+    A removed ``foreach`` partition must not leave its output behind for a
+    downstream stage that reads the whole directory. Outputs that a current stage
+    also declares (a renamed stage) stay; anything removed is in the cache first.
+    """
+    declared = set(ctx.dag.outs)
+    removed: list[str] = []
+    entries = dict(ctx.lock)
+    for name, entry in sorted(ctx.lock.items()):
+        if name in ctx.dag.stages:
+            continue
+        for o in entry.outs:
+            if o.cache and not o.metric and o.path not in declared:
+                path = ctx.repo.safe_path(o.path, f"dvx.lock: stage '{name}'")
+                if os.path.lexists(path):
+                    remove(ctx, path)
+                    removed.append(o.path)
+        del entries[name]
+    if len(entries) != len(ctx.lock):
+        lockfile.write(ctx.repo.lock_path, entries)
+    return removed
+
+
 def _matches_declared(stage: Stage, outs: list[OutRecord]) -> bool:
     """An entry must describe exactly the stage's outputs; the key covers them, so a
     mismatch means a damaged or forged entry, which is ignored rather than trusted."""
@@ -411,6 +436,8 @@ def repro(
     t0 = time.monotonic()
     names = ctx.dag.select(opts.targets, downstream=opts.downstream)
     r = _Repro(ctx, opts, on_result, remotes or [])
+    if not opts.dry:
+        remove_orphans(ctx)
     r.preflight(names)
     results = r.run_all(names)
     if not opts.dry and set(r.entries) != set(ctx.lock):

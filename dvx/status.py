@@ -50,10 +50,11 @@ class DataStatus:
 class StatusReport:
     stages: list[StageStatus]
     data: list[DataStatus]
+    removed: list[str] = field(default_factory=list)  # lock entries whose stage is gone
 
     @property
     def clean(self) -> bool:
-        return not self.stages and not self.data
+        return not self.stages and not self.data and not self.removed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -218,8 +219,37 @@ def status(ctx: Context, targets: list[str] | None = None) -> StatusReport:
             key_changed.add(name)
         if st.reasons:
             report.append(st)
+    removed = {} if targets else removed_stages(ctx)
+    for st in report:
+        st.reasons += [f"upstream removed: {r}" for r in removed.get(st.name, [])]
+    touched = {st.name for st in report}
+    for name in names:
+        if name in removed and name not in touched:
+            report.append(StageStatus(name, [f"upstream removed: {r}" for r in removed[name]]))
     data = [] if targets else data_status(ctx)
-    return StatusReport(report, data)
+    return StatusReport(
+        report,
+        data,
+        sorted({r for rs in removed.values() for r in rs} | (set(ctx.lock) - set(dag.stages))),
+    )
+
+
+def removed_stages(ctx: Context) -> dict[str, list[str]]:
+    """Current stages reading an output of a stage that left the stage file
+    (``dvx repro`` deletes such outputs), mapped to the removed stages' names."""
+    affected: dict[str, list[str]] = {}
+    for name, entry in sorted(ctx.lock.items()):
+        if name in ctx.dag.stages:
+            continue
+        for o in entry.outs:
+            for stage in ctx.stages:
+                if any(_overlaps(d, o.path) for d in stage.deps):
+                    affected.setdefault(stage.name, []).append(name)
+    return {k: sorted(set(v)) for k, v in affected.items()}
+
+
+def _overlaps(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def data_status(ctx: Context) -> list[DataStatus]:

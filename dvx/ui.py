@@ -150,6 +150,10 @@ def status_report(report: StatusReport) -> None:
         echo(f"{s.name}:", "bold")
         for reason in s.reasons:
             echo(f"    {reason}", "yellow")
+    for name in report.removed:
+        echo(
+            f"{name}: removed from dvx.yaml ('dvx repro' drops its lock entry and outputs)", "bold"
+        )
     if report.data:
         echo("tracked data:", "bold")
         for d in report.data:
