@@ -126,6 +126,118 @@ class GitRepo:
                 yield commit
 
 
+@dataclass(frozen=True)
+class CommitInfo:
+    id: str
+    time: int  # committer time, seconds since the epoch
+    author: str
+    summary: str
+    parents: tuple[str, ...]
+
+
+class _Scan:
+    """Blob ids of wanted files below a tree, memoized per subtree: consecutive
+    commits share almost every subtree, so history scans stay cheap."""
+
+    def __init__(self, repo: Any, want: Callable[[str], bool]) -> None:
+        self.repo = repo
+        self.want = want
+        self.memo: dict[Any, dict[str, str]] = {}
+
+    def __call__(self, tree: Any) -> dict[str, str]:
+        found = self.memo.get(tree.id)
+        if found is not None:
+            return found
+        found = {}
+        for entry in tree:
+            if entry.type_str == "tree":
+                for rel, blob in self(self.repo[entry.id]).items():
+                    found[f"{entry.name}/{rel}"] = blob
+            elif entry.type_str == "blob" and self.want(entry.name):
+                found[entry.name] = str(entry.id)
+        self.memo[tree.id] = found
+        return found
+
+
+def _tips(repo: Any) -> list[Any]:
+    import pygit2
+
+    tips = []
+    for name in repo.references:
+        try:
+            tips.append(repo.references[name].peel(pygit2.Commit).id)
+        except (pygit2.GitError, ValueError, KeyError):
+            continue
+    if not repo.head_is_unborn:
+        tips.append(repo.head.target)
+    return tips
+
+
+class History(GitRepo):
+    """Incremental scans of every commit: what dvx files each commit holds."""
+
+    def tip_ids(self) -> list[str]:
+        return sorted({str(t) for t in _tips(self._repo)})
+
+    def new_commits(self, known: set[str]) -> Iterator[CommitInfo]:
+        """Commits reachable from any ref that are not in ``known`` (nor behind them)."""
+        import pygit2
+
+        walker = self._repo.walk(None, pygit2.enums.SortMode.TOPOLOGICAL)
+        pushed = False
+        for tip in _tips(self._repo):
+            if str(tip) not in known:
+                walker.push(tip)
+                pushed = True
+        if not pushed:
+            return
+        for sha in known:
+            try:
+                walker.hide(pygit2.Oid(hex=sha))
+            except (ValueError, KeyError, pygit2.GitError):
+                continue
+        for c in walker:
+            yield CommitInfo(
+                str(c.id),
+                int(c.commit_time),
+                f"{c.author.name} <{c.author.email}>",
+                c.message.splitlines()[0] if c.message else "",
+                tuple(str(p) for p in c.parent_ids),
+            )
+
+    def dvx_blobs(self, commit_id: str, scan: _Scan | None = None) -> dict[str, str]:
+        """Blob ids of ``dvx.lock`` and ``*.dvx`` files under the dvx root at a commit."""
+        import pygit2
+
+        commit = self._repo[pygit2.Oid(hex=commit_id)]
+        tree = commit.tree
+        if self.prefix:
+            try:
+                tree = self._repo[tree[self.prefix.rstrip("/")].id]
+            except KeyError:
+                return {}
+        scan = scan or self.scanner()
+        return {p: b for p, b in scan(tree).items() if p == "dvx.lock" or p.endswith(".dvx")}
+
+    def scanner(self) -> _Scan:
+        return _Scan(self._repo, lambda name: name == "dvx.lock" or name.endswith(".dvx"))
+
+    def blob(self, blob_id: str) -> bytes:
+        import pygit2
+
+        data: bytes = self._repo[pygit2.Oid(hex=blob_id)].data
+        return data
+
+    def info(self, commit: Any) -> CommitInfo:
+        return CommitInfo(
+            str(commit.id),
+            int(commit.commit_time),
+            f"{commit.author.name} <{commit.author.email}>",
+            commit.message.splitlines()[0] if commit.message else "",
+            tuple(str(p) for p in commit.parent_ids),
+        )
+
+
 def set_config(root: Path, key: str, value: str) -> None:
     repo = _open(root)
     if repo is None:

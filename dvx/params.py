@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import tomllib
 from pathlib import Path
@@ -54,6 +55,10 @@ def canonical(value: Any) -> Any:
         return {str(k): canonical(value[k]) for k in sorted(value, key=str)}
     if isinstance(value, list | tuple):
         return [canonical(v) for v in value]
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()  # YAML/TOML dates: keys and action-cache entries are JSON
+    if isinstance(value, set | frozenset):
+        return sorted((canonical(v) for v in value), key=repr)  # YAML !!set
     return value
 
 
@@ -73,3 +78,20 @@ def values(data: Any, keys: tuple[str, ...] | None, source: str, name: str) -> d
             )
         found[key] = canonical(value)
     return found
+
+
+def changed_keys(key: str, old: Any, new: Any) -> list[tuple[str, Any, Any]]:
+    """Leaf-level differences under a tracked key: ``train`` → ``train.lr`` etc.
+
+    A missing side is ``_MISSING``; lists are compared whole.
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[tuple[str, Any, Any]] = []
+        for k in sorted(set(old) | set(new), key=str):
+            out += changed_keys(f"{key}.{k}", old.get(k, _MISSING), new.get(k, _MISSING))
+        return out
+    return [] if old == new else [(key, old, new)]
+
+
+def is_missing(value: Any) -> bool:
+    return value is _MISSING

@@ -37,8 +37,11 @@ def pointer_file_for(data_rel: str) -> str:
 
 
 def read(repo: Repo, file_rel: str) -> Pointer:
-    path = repo.abspath(file_rel)
-    data = yamlio.load(path)
+    return parse(yamlio.load(repo.abspath(file_rel)), file_rel)
+
+
+def parse(data: object, file_rel: str) -> Pointer:
+    """A pointer from parsed YAML; ``file_rel`` is the pointer file's repo-relative path."""
     if not isinstance(data, dict):
         raise ConfigError(f"{file_rel}: not a dvx pointer file")
     version = data.get("version")

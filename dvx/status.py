@@ -17,6 +17,7 @@ from dvx.context import Context
 from dvx.hashing import Version
 from dvx.keys import StageInputs
 from dvx.lockfile import LockEntry, OutRecord, PathVersion
+from dvx.params import changed_keys
 from dvx.params import values as param_values
 from dvx.stagefile import Stage
 
@@ -157,8 +158,12 @@ def compare(stage: Stage, inputs: StageInputs, entry: LockEntry) -> list[str]:
     for f in sorted(set(entry.params) | set(inputs.params)):
         old, new = entry.params.get(f, {}), inputs.params.get(f, {})
         for k in sorted(set(old) | set(new)):
-            if k not in old or k not in new or old[k] != new[k]:
+            if k not in old or k not in new:
                 reasons.append(f"param changed: {f}:{k}")
+            else:
+                reasons += [
+                    f"param changed: {f}:{leaf}" for leaf, _, _ in changed_keys(k, old[k], new[k])
+                ]
     declared = sorted((o.path, o.cache, o.persist, o.metric) for o in stage.outs)
     locked = sorted((o.path, o.cache, o.persist, o.metric) for o in entry.outs)
     if declared != locked:

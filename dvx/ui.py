@@ -320,3 +320,86 @@ def confirm(question: str) -> bool:
     sys.stderr.write(f"{question} [y/N] ")
     sys.stderr.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+if TYPE_CHECKING:
+    from dvx.history import LogEntry
+    from dvx.lineage import Lineage, Node
+
+
+def _when(ts: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _node_lines(n: Node) -> list[str]:
+    head = f"{n.path}  {n.hash[:12] if n.hash else '?'}"
+    if n.kind == "stage":
+        head += f"  [stage {n.stage}]"
+    elif n.kind == "pointer":
+        head += "  [dvx add]"
+    else:
+        head += "  [source]"
+    lines = [head]
+    if n.cmd:
+        lines.append("cmd: " + " && ".join(n.cmd))
+    for f, values in (n.params or {}).items():
+        for k, v in values.items():
+            lines.append(f"param {f}:{k} = {json.dumps(v, ensure_ascii=False)}")
+    for c in n.code or []:
+        lines.append(f"code {c['path']} {c['hash'][:12]}")
+    if n.run:
+        r = n.run
+        who = f"{r.get('user', '?')}@{r.get('host', '?')}"
+        dur = r.get("duration")
+        took = f" in {dur}s" if dur is not None else ""
+        lines.append(f"ran {r.get('started', '?')}{took} by {who} (dvx {r.get('dvx_version')})")
+    if n.first_commit:
+        fc = n.first_commit
+        lines.append(f"first recorded in {fc.id[:10]} ({_when(fc.time)}) {fc.summary}")
+    if n.note:
+        lines.append(f"note: {n.note}")
+    if n.truncated:
+        lines.append("… (deeper inputs not shown: raise --depth)")
+    return lines
+
+
+def lineage_tree(result: Lineage) -> None:
+    if _tty():
+        from rich.markup import escape
+        from rich.tree import Tree
+
+        def build(n: Node, tree: Tree | None) -> Tree:
+            lines = _node_lines(n)
+            label = f"[bold]{escape(lines[0])}[/]" + "".join(
+                f"\n[dim]{escape(line)}[/]" for line in lines[1:]
+            )
+            t = Tree(label) if tree is None else tree.add(label)
+            for child in n.inputs:
+                build(child, t)
+            return t
+
+        _console(False).print(build(result.root, None))
+        return
+
+    def walk(n: Node, prefix: str, last: bool, top: bool) -> None:
+        lines = _node_lines(n)
+        branch = "" if top else ("└── " if last else "├── ")
+        echo(prefix + branch + lines[0])
+        inner = prefix + ("" if top else ("    " if last else "│   "))
+        for line in lines[1:]:
+            echo(inner + ("│   " if n.inputs else "    ") + line)
+        for i, child in enumerate(n.inputs):
+            walk(child, inner, i == len(n.inputs) - 1, False)
+
+    walk(result.root, "", True, True)
+
+
+def log_entries(entries: list[LogEntry]) -> None:
+    for e in entries:
+        c = e.commit
+        echo(f"{c.id[:10]}  {_when(c.time)}  {e.hash[:12]}  {c.summary}", "bold")
+        echo(f"    author: {c.author}" + (f"  stage: {e.stage}" if e.stage else ""), "dim")
+        for change in e.changes:
+            echo(f"    {change}", "yellow")

@@ -26,21 +26,26 @@ def _yaml(typ: str) -> Any:
 
 def load(path: Path, *, missing_ok: bool = False) -> Any:
     """Parse a YAML file into plain Python data; a syntax error names file and line."""
-    from ruamel.yaml import YAMLError
-
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if missing_ok:
             return None
         raise
+    return loads(text, path.name)
+
+
+def loads(text: str, source: str) -> Any:
+    """Parse YAML text (e.g. a file read from a git commit); errors name ``source``."""
+    from ruamel.yaml import YAMLError
+
     try:
         return _yaml("safe").load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path.name}{line}: invalid YAML: {problem}") from None
+        raise ConfigError(f"{source}{line}: invalid YAML: {problem}") from None
 
 
 def dumps(data: Any) -> str:

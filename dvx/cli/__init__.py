@@ -8,7 +8,19 @@ from __future__ import annotations
 
 import sys
 
-from dvx.cli import check, data, gc, graph, hooks, init, remote, repro, status, transfer  # noqa: F401
+from dvx.cli import (  # noqa: F401  (each module registers its commands)
+    check,
+    data,
+    gc,
+    graph,
+    hooks,
+    init,
+    lineage,
+    remote,
+    repro,
+    status,
+    transfer,
+)
 from dvx.cli.app import GLOBALS, app
 from dvx.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE
 
