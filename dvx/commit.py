@@ -45,7 +45,7 @@ def commit(ctx: Context, targets: list[str] | None = None) -> CommitResult:
         if old is not None and old.key == key and not output_reasons(ctx, old.outs):
             result.unchanged.append(name)
             continue
-        missing = [o.path for o in stage.outs if not os.path.lexists(ctx.repo.abspath(o.path))]
+        missing = [o.path for o in stage.outs if not os.path.exists(ctx.repo.abspath(o.path))]
         if missing:
             raise MissingOutputError(
                 f"{stage.where()}: output '{missing[0]}' does not exist",

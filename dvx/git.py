@@ -103,6 +103,35 @@ class GitRepo:
                     if isinstance(blob, pygit2.Blob):
                         yield path, blob.data
 
+    def paths(self, commit: Any) -> list[str]:
+        """Every file path under the dvx root at ``commit``; no blob is read."""
+        tree = commit.tree
+        if self.prefix:
+            try:
+                tree = self._repo[tree[self.prefix.rstrip("/")].id]
+            except KeyError:
+                return []
+        found: list[str] = []
+        stack: list[tuple[Any, str]] = [(tree, "")]
+        while stack:
+            t, base = stack.pop()
+            for entry in t:
+                if entry.type_str == "tree":
+                    stack.append((self._repo[entry.id], f"{base}{entry.name}/"))
+                elif entry.type_str == "blob":
+                    found.append(base + entry.name)
+        return found
+
+    def head_commits(self) -> Iterator[Any]:
+        """Commits reachable from HEAD, newest first; none before the first commit."""
+        import pygit2
+
+        if self._repo.head_is_unborn:
+            return
+        # Time order alone is unstable for commits made within one second.
+        order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
+        yield from self._repo.walk(self._repo.head.target, order)
+
     def all_commits(self) -> Iterator[Any]:
         """Every commit reachable from any branch, tag or HEAD, each once."""
         import pygit2
@@ -262,7 +291,12 @@ def hooks_dir(root: Path) -> Path:
     try:
         configured = repo.config["core.hooksPath"]
     except KeyError:
-        return Path(repo.path) / "hooks"
+        # A linked worktree (git worktree add) shares the main repository's hooks.
+        git_dir = Path(repo.path)
+        common = git_dir / "commondir"
+        if common.is_file():
+            git_dir = (git_dir / common.read_text().strip()).resolve()
+        return git_dir / "hooks"
     path = Path(os.path.expanduser(configured))
     if not path.is_absolute():
         # Relative hooksPath is relative to the work tree root (where hooks run).

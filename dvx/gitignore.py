@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 from dvx.repo import Repo
@@ -16,7 +17,10 @@ def ensure_ignored(repo: Repo, rel: str) -> bool:
     Returns True when the file changed. Existing lines are kept as they are.
     """
     parent, _, name = rel.rpartition("/")
-    entry = "/" + name
+    # Escape glob characters so that 'f[1].csv' ignores itself, not 'f1.csv'.
+    entry = "/" + re.sub(r"([\\*?\[])", r"\\\1", name)
+    if entry.endswith(" "):
+        entry = entry[:-1] + "\\ "  # git strips unescaped trailing spaces
     gi = repo.abspath(parent or ".") / ".gitignore"
     with _lock:
         try:

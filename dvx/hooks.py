@@ -35,12 +35,16 @@ def _dvx_command() -> str:
     return f"{shlex.quote(sys.executable)} -m dvx"
 
 
-def _script(name: str) -> str:
+def _script(name: str, subdir: str = "") -> str:
+    # git runs hooks at the work tree root; a dvx repo in a subdirectory is entered
+    # first (and a checkout where it does not exist is left alone).
+    cd = f"cd {shlex.quote(subdir)} 2>/dev/null || exit 0\n" if subdir else ""
     return (
         "#!/bin/sh\n"
         f"{MARKER}: installed by 'dvx install-hooks'; remove with 'dvx install-hooks --uninstall'\n"
         f'prev="$(dirname "$0")/{name}.pre-dvx"\n'
         'if [ -x "$prev" ]; then "$prev" "$@" || exit $?; fi\n'
+        f"{cd}"
         f'exec {_dvx_command()} hook {name} "$@"\n'
     )
 
@@ -52,6 +56,7 @@ def install(repo: Repo) -> HooksResult:
     d = git.hooks_dir(root)
     d.mkdir(parents=True, exist_ok=True)
     result = HooksResult(hooks_dir=str(d))
+    subdir = git.GitRepo(root).prefix.rstrip("/")
     for name in HOOKS:
         path = d / name
         if path.exists() and MARKER not in path.read_text(errors="replace"):
@@ -63,7 +68,7 @@ def install(repo: Repo) -> HooksResult:
                 )
             path.rename(prev)
             result.chained.append(name)
-        path.write_text(_script(name))
+        path.write_text(_script(name, subdir))
         path.chmod(0o755)
         result.installed.append(name)
     return result

@@ -25,7 +25,8 @@ LINEAGE_JSON_VERSION = 1
 class Node:
     path: str
     hash: str | None
-    kind: str  # "stage", "pointer" (dvx add), "source" (any other file)
+    # "stage", "pointer" (dvx add), "directory" (holding tracked outputs), "source" (other)
+    kind: str
     size: int | None = None
     stage: str | None = None
     cmd: list[str] | None = None
@@ -123,7 +124,23 @@ class _Builder:
             n = Node(path, digest or p.version.hash, "pointer", p.version.size)
             n.first_commit = self.first_commit(p.path, p.version.hash)
             return n
-        return Node(path, digest, "source")
+        inside = self._tracked_inside(path)
+        if not inside:
+            return Node(path, digest, "source")
+        # A dep on a directory whose files other stages wrote (e.g. foreach partitions):
+        # its inputs are those outputs and the pointer data inside it.
+        n = Node(path, digest, "directory")
+        if self.depth is not None and level >= self.depth:
+            n.truncated = True
+            return n
+        n.inputs = [self.node(p, None, level + 1, seen) for p in inside]
+        return n
+
+    def _tracked_inside(self, path: str) -> list[str]:
+        prefix = path.rstrip("/") + "/"
+        found = {o.path for e in self.snap.lock.values() for o in e.outs}
+        found |= {p.path for p in self.snap.pointers.values()}
+        return sorted(p for p in found if p.startswith(prefix))
 
 
 def _remote_run(ctx: Context, key: str) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ marked conflicted, and says how to choose — never a silent wrong answer.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,11 +77,12 @@ def merge_pointer(base: Path, ours: Path, theirs: Path, name: str) -> MergeResul
         return str(d.get("hash")) if isinstance(d, dict) else "(deleted)"
 
     result.clean = False
+    q = shlex.quote(name)  # the commands are meant to be pasted into a shell
     result.message = (
         f"{name}: the data changed on both branches (ours {h(a)}, theirs {h(b)}); "
-        f"kept ours. Choose with 'git checkout --ours {name}' or "
-        f"'git checkout --theirs {name}', or combine the data and 'dvx add' it, "
-        f"then 'git add {name}'"
+        f"kept ours. Choose with 'git checkout --ours {q}' or "
+        f"'git checkout --theirs {q}', or combine the data and 'dvx add' it, "
+        f"then 'git add {q}'"
     )
     return result
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dvx import yamlio
@@ -21,15 +21,23 @@ def load_file(path: Path, source: str) -> Any:
             f"{source}: params file '{path.name}' not found",
             hint=f"create {path} or list another file under 'params:'",
         )
-    suffix = path.suffix.lower()
+    return parse(path.read_text(encoding="utf-8"), path.name)
+
+
+def parse(text: str, name: str) -> Any:
+    """Parse params-file text by the extension of ``name`` (YAML for anything unknown);
+    errors name ``name``. For files read from a git commit as well as from disk."""
+    suffix = PurePosixPath(name).suffix.lower()
     try:
         if suffix == ".json":
-            return json.loads(path.read_text(encoding="utf-8"))
+            return json.loads(text)
         if suffix == ".toml":
-            return tomllib.loads(path.read_text(encoding="utf-8"))
+            return tomllib.loads(text)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path.name}: invalid {suffix[1:].upper()}: {exc}") from None
-    return yamlio.load(path)
+        raise ConfigError(
+            f"{name}: invalid {suffix[1:].upper()}: {exc}", hint=f"fix the syntax of {name}"
+        ) from None
+    return yamlio.loads(text, name)
 
 
 def lookup(data: Any, dotted: str) -> Any:

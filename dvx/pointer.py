@@ -68,6 +68,16 @@ def parse(data: object, file_rel: str) -> Pointer:
     return Pointer(file_rel, data_rel, v)
 
 
+def tracking(repo: Repo, data_rel: str) -> str | None:
+    """The pointer file tracking ``data_rel`` or the nearest directory containing it."""
+    parts = data_rel.split("/")
+    for i in range(len(parts), 0, -1):
+        pfile = pointer_file_for("/".join(parts[:i]))
+        if repo.abspath(pfile).is_file():
+            return pfile
+    return None
+
+
 def write(repo: Repo, data_rel: str, version: Version) -> str:
     file_rel = pointer_file_for(data_rel)
     doc: dict[str, object] = {

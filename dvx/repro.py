@@ -246,7 +246,7 @@ class _Repro:
             return StageResult(stage.name, INTERRUPTED_OUTCOME, seconds)
         if rc != 0:
             return StageResult(stage.name, FAILED, seconds, exit_status=rc)
-        missing = [o.path for o in stage.outs if not os.path.lexists(ctx.repo.abspath(o.path))]
+        missing = [o.path for o in stage.outs if not os.path.exists(ctx.repo.abspath(o.path))]
         if missing:
             return StageResult(
                 stage.name,
@@ -305,8 +305,8 @@ class _Repro:
                 path = ctx.repo.abspath(dep)
                 if os.path.lexists(path):
                     continue
-                pfile = pointer.pointer_file_for(dep)
-                if ctx.repo.abspath(pfile).is_file():
+                pfile = pointer.tracking(ctx.repo, dep)  # the dep or a directory holding it
+                if pfile is not None:
                     p = pointer.read(ctx.repo, pfile)
                     if not self.opts.dry and ctx.cache.missing(p.version):
                         # A teammate's data: fetch it from a remote that has it.
@@ -314,6 +314,9 @@ class _Repro:
                     if not ctx.cache.missing(p.version):
                         if not self.opts.dry:
                             place(ctx, p.path, p.version, pfile)
+                        continue
+                    if self.opts.dry and self.remotes:
+                        # The plan needs only the pointer's version; a real run fetches it.
                         continue
                     raise UsageError(
                         f"{stage.where()}: dep '{dep}' is tracked by {pfile} but its data "

@@ -16,11 +16,12 @@ allowed in stage names (``@ / :`` and whitespace) become ``_`` in the suffix.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import itertools
 import json
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -35,6 +36,7 @@ from dvx.errors import StageFileError
 
 STAGE_FILE = "dvx.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
+_POINTER = ".dvx"  # suffix of pointer files (dvx.pointer.SUFFIX)
 
 FIELDS = (
     "cmd",
@@ -112,6 +114,17 @@ def load(root: Path) -> list[Stage]:
         return []
     except (OSError, UnicodeDecodeError) as exc:
         raise StageFileError(f"{STAGE_FILE}:1: cannot read: {exc}") from exc
+    return loads(text, root)
+
+
+def loads(
+    text: str, root: Path, *, files: Callable[[], Iterable[str]] | None = None
+) -> list[Stage]:
+    """Like :func:`load`, for stage-file text read elsewhere (e.g. from a git commit).
+
+    ``files`` lists the repo-relative POSIX paths of every file of that revision;
+    ``foreach:`` globs match against it instead of the workspace under ``root``.
+    """
     data = _parse(text)
     if data is None:
         return []
@@ -131,7 +144,7 @@ def load(root: Path) -> list[Stage]:
         raise StageFileError(f"{STAGE_FILE}:{line}: 'stages' must be a mapping of stage names")
     stages: list[Stage] = []
     for name, spec in body.items():
-        stages.extend(_load_template(root, name, spec, _key_line(body, name)))
+        stages.extend(_load_template(root, name, spec, _key_line(body, name), files))
     _check_outs(stages)
     return stages
 
@@ -208,7 +221,13 @@ def _suggest(word: str, choices: tuple[str, ...]) -> str | None:
 # -- templates and expansion -------------------------------------------------------
 
 
-def _load_template(root: Path, name: Any, spec: Any, line: int) -> list[Stage]:
+def _load_template(
+    root: Path,
+    name: Any,
+    spec: Any,
+    line: int,
+    files: Callable[[], Iterable[str]] | None = None,
+) -> list[Stage]:
     where = f"{STAGE_FILE}:{line}"
     if not isinstance(name, str):
         raise StageFileError(
@@ -229,7 +248,7 @@ def _load_template(root: Path, name: Any, spec: Any, line: int) -> list[Stage]:
                 f"{STAGE_FILE}:{lines[str(key)]}: stage '{name}': unknown field '{key}'",
                 hint=_suggest(str(key), FIELDS) or "valid fields: " + ", ".join(FIELDS),
             )
-    tpl = _Builder(root, name, spec, line, lines, None)
+    tpl = _Builder(root, name, spec, line, lines, None, files)
     if "cmd" not in spec:
         raise tpl.error(line, "missing required field 'cmd'")
     if "matrix" in spec and "foreach" in spec:
@@ -247,7 +266,7 @@ def _load_template(root: Path, name: Any, spec: Any, line: int) -> list[Stage]:
         if full in seen:
             raise tpl.error(line, f"expansion gives two stages named '{full}'")
         seen.add(full)
-        stages.append(_Builder(root, full, spec, line, lines, ctx).build())
+        stages.append(_Builder(root, full, spec, line, lines, ctx, files).build())
     return stages
 
 
@@ -288,7 +307,12 @@ def _foreach(tpl: _Builder) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _foreach_glob(tpl: _Builder, pattern: str, line: int) -> list[tuple[str, dict[str, Any]]]:
-    """One expansion per file matching the glob, relative to the (uninterpolated) wdir."""
+    """One expansion per file matching the glob, relative to the (uninterpolated) wdir.
+
+    Data tracked by a pointer file (``PATH.dvx``) matches whether or not it is
+    checked out, so that a fresh clone expands the same stages as the workspace
+    that wrote the lock.
+    """
     raw_wdir = tpl.spec.get("wdir", ".")
     if isinstance(raw_wdir, str) and "${" in raw_wdir:
         raise tpl.error(tpl.lines["wdir"], "wdir cannot be interpolated with a foreach glob")
@@ -297,13 +321,24 @@ def _foreach_glob(tpl: _Builder, pattern: str, line: int) -> list[tuple[str, dic
     base = tpl.root / wdir
     rels: list[str] = []
     try:
-        matches = list(base.glob(pattern))
+        if tpl.files is not None:
+            listing = list(tpl.files())
+            tracked = [f[: -len(_POINTER)] for f in listing if f.endswith(_POINTER)]
+            found = _glob_files(listing + tracked, wdir, pattern)
+        else:
+            found = [m.relative_to(base).as_posix() for m in base.glob(pattern) if m.is_file()]
+            if PurePosixPath(pattern).name != "**":  # a trailing '**' matches no files
+                tracked = [
+                    m.relative_to(tpl.root).as_posix()[: -len(_POINTER)]
+                    for m in base.glob(pattern + _POINTER)
+                    if m.is_file()
+                ]
+                found += _glob_files(tracked, wdir, pattern)
     except (ValueError, NotImplementedError) as exc:
         raise tpl.error(line, f"invalid foreach glob '{pattern}': {exc}") from None
-    for match in matches:
-        rel = match.relative_to(base).as_posix()
+    for rel in set(found):
         top = posixpath.normpath(posixpath.join(wdir, rel)).split("/", 1)[0].casefold()
-        if top not in (".git", ".dvx") and match.is_file():
+        if top not in (".git", ".dvx"):
             rels.append(rel)
     rels.sort()
     stems = [PurePosixPath(r).stem for r in rels]
@@ -320,6 +355,33 @@ def _foreach_glob(tpl: _Builder, pattern: str, line: int) -> list[tuple[str, dic
         }
         out.append((suffix, ctx))
     return out
+
+
+def _glob_files(files: Iterable[str], wdir: str, pattern: str) -> list[str]:
+    """The files matching ``pattern`` (relative to ``wdir``), as ``Path.glob`` would
+    match them in a checkout: ``*`` stays within a path segment and ``**`` alone
+    spans directories."""
+    pats = [p for p in posixpath.normpath(posixpath.join(wdir, pattern)).split("/") if p]
+    for p in pats:
+        if "**" in p and p != "**":
+            raise ValueError("Invalid pattern: '**' can only be an entire path component")
+    return [
+        posixpath.relpath(f, wdir) if wdir != "." else f
+        for f in files
+        if _glob_match(f.split("/"), pats)
+    ]
+
+
+def _glob_match(parts: list[str], pats: list[str]) -> bool:
+    if not pats:
+        return not parts
+    if pats[0] == "**":
+        if len(pats) == 1:
+            return False  # a trailing '**' matches directories only
+        return any(_glob_match(parts[i:], pats[1:]) for i in range(len(parts)))
+    if not parts or not fnmatch.fnmatchcase(parts[0], pats[0]):
+        return False
+    return _glob_match(parts[1:], pats[1:])
 
 
 def _is_scalar(v: Any) -> bool:
@@ -356,9 +418,10 @@ class _Builder:
         line: int,
         lines: dict[str, int],
         ctx: dict[str, Any] | None,
+        files: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.root, self.name, self.spec, self.line = root, name, spec, line
-        self.lines, self.ctx = lines, ctx
+        self.lines, self.ctx, self.files = lines, ctx, files
 
     def error(self, line: int, msg: str, hint: str | None = None) -> StageFileError:
         return StageFileError(f"{STAGE_FILE}:{line}: stage '{self.name}': {msg}", hint=hint)

@@ -116,9 +116,17 @@ def workspace_dep_version(ctx: Context) -> DepVersion:
 def recorded_version(ctx: Context, path: str) -> Version | None:
     """The version the committed files say ``path`` has: its pointer file, or the
     lock entry of the stage producing it."""
-    pfile = pointer.pointer_file_for(path)
-    if ctx.repo.abspath(pfile).is_file():
-        return pointer.read(ctx.repo, pfile).version
+    pfile = pointer.tracking(ctx.repo, path)
+    if pfile is not None:
+        p = pointer.read(ctx.repo, pfile)
+        if p.path == path:
+            return p.version
+        if path.startswith(p.path + "/") and p.version.is_dir and ctx.cache.has(p.version.hash):
+            rel = path[len(p.path) + 1 :]  # a file inside tracked directory
+            for e in ctx.cache.read_manifest(p.version.hash):
+                if e.path == rel:
+                    return Version(e.hash, e.size)
+        return None
     hit = ctx.dag.producer(path)
     if hit is None:
         return None

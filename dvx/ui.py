@@ -339,6 +339,8 @@ def _node_lines(n: Node) -> list[str]:
         head += f"  [stage {n.stage}]"
     elif n.kind == "pointer":
         head += "  [dvx add]"
+    elif n.kind == "directory":
+        head += f"  [directory of {len(n.inputs)} tracked outputs]" if n.inputs else "  [directory]"
     else:
         head += "  [source]"
     lines = [head]
@@ -403,3 +405,204 @@ def log_entries(entries: list[LogEntry]) -> None:
         echo(f"    author: {c.author}" + (f"  stage: {e.stage}" if e.stage else ""), "dim")
         for change in e.changes:
             echo(f"    {change}", "yellow")
+
+
+if TYPE_CHECKING:
+    from dvx.diff import Change, DiffReport, FileChange
+    from dvx.hashing import Version
+    from dvx.tablestats import TableDiff
+
+_DIFF_STYLES = {"added": "green", "modified": "yellow", "deleted": "red"}
+
+
+def _table_details(t: TableDiff | None) -> list[str]:
+    if t is None:
+        return []
+    found = []
+    if t.old is not None and t.new is not None:
+        found.append(f"rows {t.old.rows} → {t.new.rows}")
+    elif (one := t.new or t.old) is not None:
+        found.append(f"rows {one.rows}")
+    found += [f"+column {n}" for n, _ in t.columns_added]
+    found += [f"-column {n}" for n, _ in t.columns_removed]
+    found += [f"column {n}: {o} → {new}" for n, o, new in t.columns_changed]
+    found += [f"no stats: {e}" for e in t.errors]
+    return found
+
+
+def _size_change(old: Version | None, new: Version | None) -> str:
+    if old is not None and new is not None:
+        return f"{_size(old.size)} → {_size(new.size)}"
+    v = new or old
+    return _size(v.size) if v is not None else ""
+
+
+def _change_details(c: Change) -> list[str]:
+    old = c.old.version if c.old else None
+    new = c.new.version if c.new else None
+    if not c.is_dir:
+        return [_size_change(old, new), *_table_details(c.stats)]
+    if old is not None and new is not None:
+        counts = f"{old.nfiles or 0} → {new.nfiles or 0} files"
+    else:
+        counts = f"{c.latest.version.nfiles or 0} files"
+    size = _size_change(old, new)
+    if c.files_error is not None:
+        return [size, counts, f"contents unknown: {c.files_error}"]
+    if c.status != "modified" or c.files is None:
+        return [size, counts]
+    inside = {s: sum(1 for f in c.files if f.status == s) for s in _DIFF_STYLES}
+    parts = ", ".join(f"{n} {s}" for s, n in inside.items() if n)
+    return [size, f"{counts}: {parts}" if parts else counts]
+
+
+def _file_details(f: FileChange) -> list[str]:
+    return [_size_change(f.old, f.new), *_table_details(f.stats)]
+
+
+def _diff_rows(report: DiffReport) -> Iterator[tuple[str, str, list[str], bool]]:
+    """(status, path, details, is a file inside a directory) in display order."""
+    for c in report.changes:
+        shown = c.path + ("/" if c.is_dir else "")
+        yield c.status, shown, _change_details(c), False
+        # An added or deleted directory is one fact; list the files only of a modified one.
+        if c.status == "modified" and c.files:
+            for f in c.files:
+                yield f.status, f.path, _file_details(f), True
+
+
+def diff_report(report: DiffReport) -> None:
+    if not report.changes:
+        echo(f"no changes between {report.a} and {report.b}", "green")
+        return
+    if _tty():
+        _diff_table(report)
+    else:
+        for status, path, details, inner in _diff_rows(report):
+            info = "; ".join(d for d in details if d)
+            indent = "    " if inner else ""
+            echo(f"{indent}{status}: {path}" + (f"  ({info})" if info else ""))
+    counts = report.counts()
+    summary = ", ".join(f"{counts[s]} {s}" for s in ("modified", "added", "deleted") if counts[s])
+    echo(f"{summary} ({report.a} → {report.b})", "bold")
+
+
+def _diff_table(report: DiffReport) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, show_edge=False, pad_edge=False)
+    table.add_column("change")
+    table.add_column("path", no_wrap=True)
+    table.add_column("size")
+    table.add_column("details", overflow="fold")
+    for status, path, details, inner in _diff_rows(report):
+        style = _DIFF_STYLES[status]
+        size, rest = (details[0], details[1:]) if details else ("", [])
+        table.add_row(
+            f"[{style}]{status}[/]",
+            ("  " if inner else "") + escape(path),
+            escape(size),
+            escape("; ".join(d for d in rest if d)),
+            style="dim" if inner else None,
+        )
+    _console(False).print(table)
+
+
+# ---- metrics and params: tables of values across revisions ------------------
+
+if TYPE_CHECKING:
+    from dvx.compare import Diff, Row
+    from dvx.metrics import MetricsShow
+
+
+def _value(v: Any) -> str:
+    from dvx.compare import MISSING
+
+    if v is MISSING:
+        return "—"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return v
+    if isinstance(v, int | float):
+        return repr(v)
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _change(r: Row) -> str:
+    if r.status == "unchanged":
+        return "0" if r.delta is not None else ""
+    if r.delta is None:
+        return r.status
+    delta = f"{r.delta:+d}" if isinstance(r.delta, int) else f"{r.delta:+.6g}"
+    if r.pct is None:
+        return delta
+    pct = f"{r.pct:+.1f}" if abs(r.pct) >= 0.1 or r.pct == 0 else f"{r.pct:+.2g}"
+    return f"{delta} ({pct}%)"
+
+
+def _value_table(headers: list[str], rows: list[list[str]], styles: list[str | None]) -> None:
+    """Rows under headers: a rich table on a terminal, columns aligned with spaces otherwise."""
+    if _tty():
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(box=None, show_edge=False, pad_edge=False)
+        for h in headers:
+            table.add_column(escape(h), overflow="fold")
+        for row, style in zip(rows, styles, strict=True):
+            table.add_row(*map(escape, row), style=style)
+        _console(False).print(table)
+        return
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    for row in [headers, *rows]:
+        echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def value_diff(result: Diff) -> None:
+    """``dvx params diff`` and ``dvx metrics diff``."""
+    noun = "param" if result.kind == "params" else "metric"
+    a, b = result.a.rev, result.b.rev
+    if not result.rows:
+        echo(f"no {noun} changes between {a} and {b}", "green")
+        return
+    headers = ["path", noun, a, b]
+    if result.kind == "metrics":
+        headers.append("change")
+    rows: list[list[str]] = []
+    styles: list[str | None] = []
+    for d in result.rows:
+        r = d.row
+        cells = [d.path, r.key, _value(r.old), _value(r.new)]
+        if result.kind == "metrics":
+            cells.append(_change(r))
+        rows.append(cells)
+        styles.append({"added": "green", "removed": "red", "unchanged": "dim"}.get(r.status))
+    _value_table(headers, rows, styles)
+
+
+def metrics_show(result: MetricsShow) -> None:
+    paths = result.paths()
+    if not paths:
+        echo("no metrics: no stage declares 'metrics:' outputs", "yellow")
+        return
+    rows: list[list[str]] = []
+    styles: list[str | None] = []
+    for path in paths:
+        keys = result.keys(path) or [""]
+        for key in keys:
+            cells = [path, key]
+            for rev in result.revs:
+                f = rev.files.get(path)
+                if f is None:
+                    cells.append("—")  # the stage file of this revision does not declare it
+                elif f.status != "ok":
+                    cells.append(f.status)
+                else:
+                    cells.append(_value(f.values[key]) if key in f.values else "—")
+            rows.append(cells)
+            styles.append(None)
+    _value_table(["path", "metric", *(r.rev for r in result.revs)], rows, styles)

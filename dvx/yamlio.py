@@ -45,7 +45,12 @@ def loads(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{source}{line}: invalid YAML: {problem}") from None
+        raise ConfigError(
+            f"{source}{line}: invalid YAML: {problem}",
+            hint="dvx.lock is written by dvx: restore it from git, or delete it and run 'dvx repro'"
+            if source == "dvx.lock"
+            else "check the indentation, brackets and quotes near this line",
+        ) from None
 
 
 def dumps(data: Any) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import posixpath
+
 import typer
 
 from dvx.cli.app import app
@@ -22,8 +24,11 @@ def add_cmd(
         what = f"{version.nfiles} files" if version.is_dir else f"{version.size} bytes"
         ui.echo(f"added {rel} ({what}) -> {pfile}")
     if result.added:
-        files = " ".join(p for _, p, _ in result.added)
-        ui.echo(f"To track the changes with git, run: git add {files} .gitignore", "dim")
+        pfiles = [p for _, p, _ in result.added]
+        # Each data path is ignored in the .gitignore of its own directory.
+        ignores = sorted({posixpath.join(posixpath.dirname(p), ".gitignore") for p in pfiles})
+        files = " ".join(pfiles + ignores)
+        ui.echo(f"To track the changes with git, run: git add {files}", "dim")
     return 0
 
 
