@@ -138,9 +138,14 @@ class Cache:
         """
         if self.has(digest):
             return
+        before = src.stat()
         with self._tmpfile(self.tmp) as tmp:
             method = self._place(src, tmp, saving=True)
-            if method == "copy" and hashing.hash_file(tmp) != digest:
+            after = tmp.stat() if method == "hardlink" else src.stat()
+            # A link or clone holds the file's bytes as they are now: if the file
+            # changed since it was hashed (its stat moved), hash what was stored.
+            changed = (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size)
+            if (method == "copy" or changed) and hashing.hash_file(tmp) != digest:
                 raise CorruptObjectError(
                     f"'{src}' changed while dvx was storing it",
                     hint="let the process writing it finish, then try again",
@@ -170,7 +175,14 @@ class Cache:
         if not version.is_dir:
             return []
         entries = self.read_manifest(version.hash)
-        paths = {str(self.object_path(e.hash)): e.hash for e in entries}
+        return self.lacking([e.hash for e in entries])
+
+    def lacking(self, digests: list[str]) -> list[str]:
+        """The objects among ``digests`` that are absent or corrupt (one batched pass).
+
+        Corrupt ones are moved aside, so they are fetched again rather than used.
+        """
+        paths = {str(self.object_path(d)): d for d in set(digests)}
         stats = {}
         lacking = []
         for p, digest in paths.items():
@@ -219,7 +231,9 @@ class Cache:
         os.replace(tmp, dest)
         st = dest.stat()
         if self.hasher.state is not None:
-            self.hasher.state.put(str(dest), st, digest, trusted=method != "copy")
+            # Only a hardlink shares the object's read-only inode; a clone or copy
+            # is a writable file and gets the ordinary racy-file rule.
+            self.hasher.state.put(str(dest), st, digest, trusted=method == "hardlink")
 
     # ---- action cache ----------------------------------------------------
 
@@ -231,7 +245,11 @@ class Cache:
             data = self.run_path(key).read_bytes()
         except FileNotFoundError:
             return None
-        return parse_run(data, f"action-cache entry {key}")
+        try:
+            return parse_run(data, f"action-cache entry {key}")
+        except FormatVersionError as exc:
+            log.warning("%s; treating it as a miss", exc.message)
+            return None
 
     def put_run(self, key: str, entry: dict[str, Any]) -> None:
         """Publish an action-cache entry; callers store every object it names first."""

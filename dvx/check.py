@@ -15,7 +15,7 @@ from typing import Any
 from dvx import pointer
 from dvx.context import Context
 from dvx.hashing import Version, parse_manifest
-from dvx.status import StageStatus, _produced, compare, evaluate, recorded_version
+from dvx.status import StageStatus, _produced, evaluate, recorded_version
 
 
 @dataclass
@@ -73,10 +73,6 @@ def check(ctx: Context, targets: list[str] | None = None) -> CheckReport:
         st = evaluate(ctx, stage, ups, _committed_dep_version(ctx, name))
         # Outputs are not part of the gate: a clone without data passes.
         st.reasons = [r for r in st.reasons if not r.startswith(("out missing", "out modified"))]
-        entry = ctx.lock.get(name)
-        if entry is not None and st.key is not None and st.key != entry.key and not st.reasons:
-            st.reasons = compare(stage, st.inputs, entry) if st.inputs else []
-            st.reasons = st.reasons or ["key differs (wdir or env)"]
         if stage.always_changed:
             st.reasons = [r for r in st.reasons if r != "always changed"]
         report.checked += 1

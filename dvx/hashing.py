@@ -60,6 +60,29 @@ def hash_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def check_name(rel: str, directory: Path) -> None:
+    """Refuse a file name a manifest cannot record faithfully, naming it."""
+    from dvx.errors import UsageError
+    from dvx.repo import check_rel_path
+
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"'{directory}': file name {rel.encode('utf-8', 'surrogateescape')!r} is not "
+            "valid UTF-8",
+            hint="rename the file: manifests record names as UTF-8",
+        ) from None
+    try:
+        check_rel_path(rel, str(directory))
+    except Exception:
+        raise UsageError(
+            f"'{directory}': cannot track file name '{rel}'",
+            hint="names with a backslash, or a colon as second character, are refused "
+            "because they are unsafe on other systems; rename the file",
+        ) from None
+
+
 def manifest_bytes(entries: Sequence[ManifestEntry]) -> bytes:
     files = [[e.path, e.hash, e.size] for e in sorted(entries, key=lambda e: e.path)]
     doc = {"version": MANIFEST_VERSION, "algorithm": HASH_NAME, "files": files}
@@ -74,8 +97,11 @@ def parse_manifest(data: bytes, source: str) -> list[ManifestEntry]:
         doc = json.loads(data)
         version = doc["version"]
         files = doc["files"]
-    except (ValueError, KeyError, TypeError):
+        algorithm = doc.get("algorithm", HASH_NAME)
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise ConfigError(f"{source}: not a dvx directory manifest") from None
+    if algorithm != HASH_NAME:
+        raise ConfigError(f"{source}: unknown hash algorithm '{algorithm}'", hint="upgrade dvx")
     if not isinstance(version, int) or version > MANIFEST_VERSION:
         raise FormatVersionError(
             f"{source}: manifest format version {version} is newer than this dvx reads",
@@ -143,6 +169,9 @@ class Hasher:
 
     def dir_manifest(self, path: Path) -> tuple[bytes, list[ManifestEntry]]:
         rel_stats = walk_files(path)
+        for rel in rel_stats:
+            if not rel.isascii() or "\\" in rel or ":" in rel:
+                check_name(rel, path)
         prefix = str(path) + os.sep
         abs_stats = {prefix + rel.replace("/", os.sep): st for rel, st in rel_stats.items()}
         digests = self.hash_files(abs_stats)

@@ -83,6 +83,11 @@ class Repo:
 
 def check_rel_path(rel: str, source: str) -> None:
     """Refuse a repo-relative path that is absolute, climbs out, or enters .git/.dvx."""
+    if rel == ".":
+        raise UnsafePathError(
+            f"{source}: path '.' is the repository root, not a path inside it",
+            hint="dvx tracks files and directories inside the repository",
+        )
     bad = (
         not isinstance(rel, str)
         or not rel

@@ -27,7 +27,7 @@ from dvx.cache import make_writable
 from dvx.checkout import make_parents, place, remove
 from dvx.context import Context
 from dvx.errors import ConfigError, UsageError
-from dvx.gitignore import ensure_ignored
+from dvx.gitignore import ensure_ignored, forget
 from dvx.hashing import Version, walk_files
 from dvx.keys import StageInputs
 from dvx.lockfile import LockEntry, OutRecord
@@ -410,6 +410,7 @@ def remove_orphans(ctx: Context) -> list[str]:
                 if os.path.lexists(path):
                     remove(ctx, path)
                     removed.append(o.path)
+                forget(ctx.repo, o.path)
         del entries[name]
     if len(entries) != len(ctx.lock):
         lockfile.write(ctx.repo.lock_path, entries)

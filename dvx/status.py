@@ -65,6 +65,7 @@ class StatusReport:
             "data": [
                 {"path": d.path, "pointer": d.pointer, "reasons": d.reasons} for d in self.data
             ],
+            "removed": self.removed,
         }
 
 
@@ -240,11 +241,8 @@ def status(ctx: Context, targets: list[str] | None = None) -> StatusReport:
         if name in removed and name not in touched:
             report.append(StageStatus(name, [f"upstream removed: {r}" for r in removed[name]]))
     data = [] if targets else data_status(ctx)
-    return StatusReport(
-        report,
-        data,
-        sorted({r for rs in removed.values() for r in rs} | (set(ctx.lock) - set(dag.stages))),
-    )
+    gone = [] if targets else sorted(set(ctx.lock) - set(dag.stages))
+    return StatusReport(report, data, gone)
 
 
 def removed_stages(ctx: Context) -> dict[str, list[str]]:

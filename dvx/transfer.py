@@ -21,6 +21,7 @@ from dvx import pointer
 from dvx.cache import parse_run
 from dvx.checkout import CheckoutResult, checkout, split_targets
 from dvx.context import Context
+from dvx.errors import FormatVersionError
 from dvx.hashing import Version
 from dvx.remote import Remote
 
@@ -100,6 +101,20 @@ def collect_refs(ctx: Context, targets: list[str]) -> Refs:
     return refs
 
 
+def refs_at_commits(ctx: Context, commits: list[str]) -> Refs:
+    """What the dvx files of these commits reference (e.g. the tips a git push sends)."""
+    from dvx import snapshot
+
+    refs = Refs()
+    for sha in commits:
+        snap = snapshot.at(ctx, sha)
+        for entry in snap.lock.values():
+            refs.keys.append(entry.key)
+            refs.versions += [o.version for o in entry.outs if o.stored]
+        refs.versions += [p.version for p in snap.pointers.values()]
+    return refs
+
+
 def _pool_map(jobs: int, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
     items = list(items)
     if len(items) <= 1:
@@ -124,9 +139,11 @@ def push(
     targets: list[str] | None = None,
     jobs: int = DEFAULT_JOBS,
     on_progress: Progress | None = None,
+    refs: Refs | None = None,
 ) -> TransferResult:
+    """Upload what ``refs`` (default: the workspace's lock and pointers) needs."""
     result = TransferResult(remote.name, "push")
-    refs = collect_refs(ctx, targets or [])
+    refs = refs if refs is not None else collect_refs(ctx, targets or [])
     needed: dict[str, int] = {}
     for v in refs.versions:
         needed[v.hash] = v.size
@@ -207,7 +224,7 @@ class Fetcher:
             self.on_progress("step", 1, size)
 
     def _get_many(self, hashes: list[str]) -> None:
-        todo = sorted({h for h in hashes if not self.ctx.cache.is_intact(h)})
+        todo = self.ctx.cache.lacking(hashes)
         self.result.present += len(set(hashes)) - len(todo)
         if self.on_progress and todo:
             self.on_progress("total", len(todo), 0)
@@ -281,7 +298,12 @@ class RemoteActionCache:
         data = self.remote.read(self.remote.run_path(key))
         if data is None:
             return None
-        doc = parse_run(data, f"remote '{self.name}' entry {key}")
+        try:
+            doc = parse_run(data, f"remote '{self.name}' entry {key}")
+        except FormatVersionError as exc:
+            # A teammate on a newer dvx must not break everyone's repro: a miss.
+            log.warning("%s; treating it as a miss", exc.message)
+            return None
         if doc is None or doc.get("key") != key:
             return None
         return doc

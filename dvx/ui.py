@@ -100,8 +100,6 @@ def stage_result(r: StageResult) -> None:
         if r.exit_status is not None and r.exit_status < 0:
             why = f"killed by signal {-r.exit_status}"
         echo(f"{r.name}: FAILED ({why})", "bold red")
-        if r.exit_status == 0 and r.detail:
-            echo(f"  {r.detail}", "red")
     elif r.outcome == "pulled":
         echo(f"{r.name}: pulled from {r.detail}", "cyan")
     elif r.outcome == "would pull":

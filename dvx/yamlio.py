@@ -45,11 +45,18 @@ def loads(text: str, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        if source.endswith("dvx.lock") and "\n<<<<<<< " in "\n" + text:
+            hint = (
+                "git left conflict markers: take one side ('git checkout --ours dvx.lock'), "
+                "run 'dvx repro', and run 'dvx install-hooks' so merges use the dvx lock driver"
+            )
+        elif source.endswith("dvx.lock"):
+            hint = "dvx.lock is written by dvx: restore it from git, or delete it and 'dvx repro'"
+        else:
+            hint = "check the indentation, brackets and quotes near this line"
         raise ConfigError(
             f"{source}{line}: invalid YAML: {problem}",
-            hint="dvx.lock is written by dvx: restore it from git, or delete it and run 'dvx repro'"
-            if source == "dvx.lock"
-            else "check the indentation, brackets and quotes near this line",
+            hint=hint,
         ) from None
 
 

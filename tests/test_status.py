@@ -63,7 +63,7 @@ def test_clean_after_repro(built: Path) -> None:
     assert res.code == 0
     assert res.out == "Everything is up to date.\n"
     doc = status()
-    assert doc == {"version": 1, "clean": True, "stages": [], "data": []}
+    assert doc == {"version": 1, "clean": True, "stages": [], "data": [], "removed": []}
 
 
 def test_new_stages_before_the_first_repro(steps: Path) -> None:
@@ -205,7 +205,7 @@ def test_json_shape(built: Path) -> None:
     assert run("add", "d.txt").code == 0
     Path("d.txt").unlink()
     doc = status()
-    assert set(doc) == {"version", "clean", "stages", "data"}
+    assert set(doc) == {"version", "clean", "stages", "data", "removed"}
     assert doc["version"] == 1 and doc["clean"] is False
     for s in doc["stages"]:
         assert set(s) == {"name", "reasons"}

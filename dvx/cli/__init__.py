@@ -45,6 +45,22 @@ def _optional_values(args: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    # A CI job cancelled with SIGTERM gets the same clean stop as Ctrl-C: running
+    # stage commands are killed and the lock stays valid.
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _main(argv: list[str] | None) -> int:
     import typer
 
     from dvx import ui
@@ -56,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         rv = command.main(args=args, prog_name="dvx", standalone_mode=False)
     except typer.Exit as exc:
         return exc.exit_code
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
+        # typer turns Ctrl-C into Abort; by now running stages have been stopped.
+        ui.echo("dvx: interrupted", err=True)
         return EXIT_INTERRUPTED
     except typer.TyperException as exc:  # bad arguments: typer prints usage and the error
         exc.show()  # type: ignore[attr-defined]
@@ -68,9 +86,6 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         return exc.exit_code
-    except KeyboardInterrupt:
-        ui.echo("dvx: interrupted", err=True)
-        return EXIT_INTERRUPTED
     except Exception:
         ui.crash(GLOBALS.verbose)
         return EXIT_CRASH

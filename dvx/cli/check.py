@@ -19,10 +19,10 @@ def check_cmd(
     """CI gate: exit 0 iff dvx.lock matches the committed code, params and data pointers."""
     from dvx import ui
     from dvx.check import check, check_remote
-    from dvx.cli.common import context
+    from dvx.cli.common import context, stage_targets
 
     with context(write=False) as ctx:
-        report = check(ctx, targets or [])
+        report = check(ctx, stage_targets(ctx, targets))
         if remote is not None:
             check_remote(ctx, report, remote)
     if as_json:

@@ -21,3 +21,16 @@ def context(*, write: bool) -> Iterator[Context]:
             yield ctx
         finally:
             ctx.close()
+
+
+def stage_targets(ctx: Context, targets: list[str] | None) -> list[str]:
+    """Stage names stay as they are; anything else is a path relative to the
+    current directory (as in git), turned into a repo-relative one."""
+    stages = ctx.dag.stages
+    out = []
+    for t in targets or []:
+        if t in stages or any(n.startswith(t + "@") for n in stages):
+            out.append(t)
+        else:
+            out.append(ctx.repo.relpath(t))
+    return out

@@ -13,10 +13,10 @@ def dag_cmd(
 ) -> int:
     """Show the stage graph."""
     from dvx import ui
-    from dvx.cli.common import context
+    from dvx.cli.common import context, stage_targets
 
     with context(write=False) as ctx:
         dag = ctx.dag
-        names = dag.select(targets or [])
+        names = dag.select(stage_targets(ctx, targets))
     ui.dag(dag, names, mermaid=mermaid, as_json=as_json)
     return 0

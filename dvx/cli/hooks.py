@@ -51,20 +51,38 @@ def hook_cmd(
 
         try:
             with context(write=True) as ctx:
-                ui.checkout_result(checkout(ctx, []))
+                result = checkout(ctx, [])
+            for path in result.changed:
+                ui.echo(f"dvx: restored {path}")
+            if result.missing:
+                # Normal after pulling a teammate's commits: their data is on the remote.
+                ui.echo(
+                    f"dvx: {len(result.missing)} output(s) of this commit are not in the local "
+                    "cache yet; 'dvx pull' fetches them ('dvx repro' pulls or rebuilds)",
+                    "yellow",
+                    err=True,
+                )
         except DvxError as exc:
             ui.echo(f"dvx ({name}): {exc.message}", "yellow", err=True)
         return 0  # these hooks cannot undo git's work: warn and go on
     if name == "pre-push":
         from dvx.cli.common import context
         from dvx.remote import open_remote
-        from dvx.transfer import DEFAULT_JOBS, push
+        from dvx.transfer import DEFAULT_JOBS, push, refs_at_commits
 
+        # git feeds "<local ref> <local sha> <remote ref> <remote sha>" per ref pushed:
+        # push the data of the commits being sent, whichever branch is checked out.
+        tips = [
+            parts[1]
+            for parts in (line.split() for line in sys.stdin.read().splitlines())
+            if len(parts) == 4 and parts[1].strip("0")
+        ]
         with context(write=False) as ctx:
             if not ctx.config.core.get("remote"):
                 return 0
             remote = open_remote(ctx.config, None, ctx.repo.root)
-            pushed = push(ctx, remote, [], DEFAULT_JOBS)
+            refs = refs_at_commits(ctx, tips) if tips else None
+            pushed = push(ctx, remote, [], DEFAULT_JOBS, refs=refs)
         ui.transfer_summary(pushed)
         if not pushed.ok:
             ui.echo(

@@ -41,9 +41,10 @@ def log_cmd(
     from dvx.history import log
 
     with context(write=False) as ctx:
-        entries = log(ctx, ctx.repo.relpath(path), rev, n)
+        rel = ctx.repo.relpath(path)
+        entries = log(ctx, rel, rev, n)
     if as_json:
-        ui.print_json({"version": 1, "path": path, "versions": [e.to_json() for e in entries]})
+        ui.print_json({"version": 1, "path": rel, "versions": [e.to_json() for e in entries]})
     else:
         ui.log_entries(entries)
     return 0

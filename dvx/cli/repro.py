@@ -24,13 +24,13 @@ def repro_cmd(
 ) -> int:
     """Bring outputs up to date: restore what any cache has, run the rest."""
     from dvx import ui
-    from dvx.cli.common import context
+    from dvx.cli.common import context, stage_targets
     from dvx.repro import ReproOptions, repro
     from dvx.transfer import default_remote_tiers
 
     with context(write=not dry) as ctx:
         opts = ReproOptions(
-            targets=targets or [],
+            targets=stage_targets(ctx, targets),
             force=force,
             dry=dry,
             jobs=jobs or ctx.config.jobs or 1,

@@ -12,11 +12,11 @@ def status_cmd(
 ) -> int:
     """List every stage that is not up to date, with all its reasons."""
     from dvx import ui
-    from dvx.cli.common import context
+    from dvx.cli.common import context, stage_targets
     from dvx.status import status
 
     with context(write=False) as ctx:
-        report = status(ctx, targets or [])
+        report = status(ctx, stage_targets(ctx, targets))
     if as_json:
         ui.print_json(report.to_json())
     else:
