@@ -670,11 +670,10 @@ def sc_noread(b: Bench) -> list[Row]:
 # ---- remotes (issue 5) ----------------------------------------------------
 
 
-def _setup_remote(b: Bench, tool: Tool, root: Path, remote: Path) -> None:
+def _empty_remote(remote: Path) -> None:
     if remote.exists():
         _rmtree(remote)
     remote.mkdir(parents=True)
-    b.run(tool.argv("remote", "add", "-d", "bench", str(remote)), root, tool)
 
 
 def _drop_local(tool: Tool, root: Path, data: str) -> None:
@@ -715,9 +714,13 @@ def _push_pull(b: Bench, label: str, make_data: Callable[[Path], None], data: st
         remote = b.workdir / f"remote-{data}-{tool.name}-store"
         push_runs: list[Sample] = []
         pull_runs: list[Sample] = []
+        _empty_remote(remote)
+        b.run(tool.argv("remote", "add", "-d", "bench", str(remote)), root, tool)
         for _ in range(b.heavy_repeat):
-            _setup_remote(b, tool, root, remote)
+            _empty_remote(remote)
             push_runs.append(b.timed(tool, ["push"], root))
+            if _count_files(remote) < expected:
+                raise BenchError(f"{tool.name} push left fewer than {expected} files in {remote}")
         setattr(push, tool.name, Timing(push_runs))
         setattr(noop, tool.name, b.measure(tool, ["push"], root))
         for _ in range(b.heavy_repeat):

@@ -14,24 +14,29 @@ re-hashes it unless the stat cache vouches for it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
+import itertools
 import json
 import logging
 import os
 import shutil
 import stat as statmod
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TypeVar
+
+import xxhash
 
 from dvx import hashing
 from dvx.errors import CacheMissError, CorruptObjectError, FormatVersionError
 from dvx.hashing import Hasher, ManifestEntry, Version
 
 log = logging.getLogger("dvx")
+T = TypeVar("T")
 
 RUN_VERSION = 1
 _FICLONE = 0x40049409  # linux/fs.h
@@ -81,11 +86,8 @@ class Cache:
         log.warning("cache object %s was corrupt; moved to %s", digest, bad / digest)
 
     @contextmanager
-    def _tmpfile(self, directory: Path) -> Iterator[Path]:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".dvx-", suffix=".tmp", dir=directory)
-        os.close(fd)
-        tmp = Path(name)
+    def _tmpfile(self) -> Iterator[Path]:
+        tmp = self.new_tmp()
         try:
             yield tmp
         finally:
@@ -98,34 +100,55 @@ class Cache:
         """Make a complete temporary file the object ``digest`` (write-once)."""
         os.chmod(tmp, _READ_ONLY)
         final = self.object_path(digest)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except FileNotFoundError:  # first object under this prefix
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
         if self.hasher.state is not None:
             self.hasher.state.put(str(final), final.stat(), digest, trusted=True)
 
-    def adopt(self, tmp: Path, digest: str) -> bool:
-        """Publish a downloaded file as object ``digest`` if its bytes hash to it.
-
-        Returns False (and deletes the file) when they do not: a corrupt download
-        never gets a final name.
-        """
-        if hashing.hash_file(tmp) != digest:
-            tmp.unlink(missing_ok=True)
-            return False
-        self._publish(tmp, digest)
-        return True
-
     def new_tmp(self) -> Path:
-        """A fresh temporary path inside the cache (same filesystem as the objects)."""
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".dvx-", suffix=".part", dir=self.tmp)
-        os.close(fd)
-        return Path(name)
+        """A fresh, empty temporary file inside the cache (same filesystem as the objects)."""
+        name = self.tmp / f".dvx-{os.getpid()}-{next(_counter)}.part"
+        try:
+            open(name, "xb").close()
+        except FileNotFoundError:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            open(name, "xb").close()
+        except FileExistsError:  # left by an earlier process with our pid
+            os.unlink(name)
+            open(name, "xb").close()
+        return name
+
+    def adopt_stream(self, src: BinaryIO, digest: str) -> int | None:
+        """Copy a download into the cache as object ``digest``, hashing as it goes.
+
+        Returns the size, or None when the bytes do not hash to ``digest`` (the
+        file is deleted: a corrupt download never gets a final name).
+        """
+        tmp = self.new_tmp()
+        try:
+            h = xxhash.xxh3_128()
+            size = 0
+            with open(tmp, "wb") as out:
+                while chunk := src.read(4 * 1024 * 1024):
+                    h.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+            if h.hexdigest() != digest:
+                tmp.unlink(missing_ok=True)
+                return None
+            self._publish(tmp, digest)
+            return size
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def put_bytes(self, data: bytes) -> str:
         digest = hashing.hash_bytes(data)
         if not self.has(digest):
-            with self._tmpfile(self.tmp) as tmp:
+            with self._tmpfile() as tmp:
                 tmp.write_bytes(data)
                 self._publish(tmp, digest)
         return digest
@@ -139,13 +162,24 @@ class Cache:
         if self.has(digest):
             return
         before = src.stat()
-        with self._tmpfile(self.tmp) as tmp:
-            method = self._place(src, tmp, saving=True)
-            after = tmp.stat() if method == "hardlink" else src.stat()
-            # A link or clone holds the file's bytes as they are now: if the file
-            # changed since it was hashed (its stat moved), hash what was stored.
-            changed = (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size)
-            if (method == "copy" or changed) and hashing.hash_file(tmp) != digest:
+        copied: list[str] = []
+
+        def copy_hashing(s: Path, d: Path) -> None:
+            # One pass: the bytes written are the bytes hashed, so what gets the
+            # object's name is verified without reading it a second time.
+            copied.append(_copy_with_hash(s, d))
+
+        with self._tmpfile() as tmp:
+            method = self._place(src, tmp, copy=copy_hashing)
+            if method == "copy":
+                ok = copied[0] == digest
+            else:
+                # A link or clone holds the file's bytes as they are now: if the file
+                # changed since it was hashed (its stat moved), hash what was stored.
+                after = tmp.stat() if method == "hardlink" else src.stat()
+                moved = (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size)
+                ok = not moved or hashing.hash_file(tmp) == digest
+            if not ok:
                 raise CorruptObjectError(
                     f"'{src}' changed while dvx was storing it",
                     hint="let the process writing it finish, then try again",
@@ -156,8 +190,8 @@ class Cache:
         """Store a workspace file or directory; returns its version."""
         if path.is_dir():
             data, entries = self.hasher.dir_manifest(path)
-            for e in entries:
-                self.put_file(path / e.path, e.hash)
+            todo = [e for e in entries if not self.has(e.hash)]
+            parallel(lambda e: self.put_file(path / e.path, e.hash), todo)
             digest = self.put_bytes(data)
             return Version(digest, sum(e.size for e in entries), len(entries))
         version = self.hasher.file_version(path)
@@ -198,8 +232,13 @@ class Cache:
 
     # ---- linking into the workspace ----------------------------------
 
-    def _place(self, src: Path, dest: Path, *, saving: bool = False) -> str:
-        """Put ``src``'s content at ``dest`` (replacing it) by the first link type that works."""
+    def _place(
+        self, src: Path, dest: Path, *, copy: Callable[[Path, Path], None] | None = None
+    ) -> str:
+        """Put ``src``'s content at ``dest`` (replacing it) by the first link type that works.
+
+        ``copy`` replaces the plain copy (``dest`` is then a private temporary file).
+        """
         for method in list(self.link_types):
             try:
                 if method == "reflink":
@@ -208,6 +247,8 @@ class Cache:
                     tmp = dest.with_name(dest.name + ".lnk")
                     os.link(src, tmp)
                     os.replace(tmp, dest)
+                elif copy is not None:
+                    copy(src, dest)
                 else:
                     os.replace(_copy_to_tmp(src, dest), dest)
                 return method
@@ -215,7 +256,8 @@ class Cache:
                 if method == "copy" or exc.errno not in _LINK_UNSUPPORTED:
                     raise
                 # This filesystem cannot do it: never try again in this process.
-                self.link_types.remove(method)
+                with contextlib.suppress(ValueError):  # another thread got there first
+                    self.link_types.remove(method)
         raise OSError(f"no link type could place {dest}")
 
     def link_file(self, digest: str, dest: Path) -> None:
@@ -223,17 +265,21 @@ class Cache:
         obj = self.object_path(digest)
         if not obj.is_file():
             raise CacheMissError(f"object {digest} for '{dest}' is not in the cache")
-        dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.dvx-tmp")
-        method = self._place(obj, tmp)
+        try:
+            method = self._place(obj, tmp, copy=_plain_copy)
+        except FileNotFoundError:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            method = self._place(obj, tmp, copy=_plain_copy)
         if method == "copy":
             os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
         st = dest.stat()
         if self.hasher.state is not None:
-            # Only a hardlink shares the object's read-only inode; a clone or copy
-            # is a writable file and gets the ordinary racy-file rule.
-            self.hasher.state.put(str(dest), st, digest, trusted=method == "hardlink")
+            # dvx wrote these bytes from a verified object and closed the file just
+            # now: record them at once, or the next status would re-read every file
+            # of a fresh checkout (a write by someone else moves mtime past this one).
+            self.hasher.state.put(str(dest), st, digest, trusted=True)
 
     # ---- action cache ----------------------------------------------------
 
@@ -302,6 +348,33 @@ def _reflink(src: Path, dest: Path) -> None:
             os.unlink(tmp)
             raise
     os.replace(tmp, dest)
+
+
+_counter = itertools.count()
+
+
+def _plain_copy(src: Path, dest: Path) -> None:
+    shutil.copyfile(src, dest)
+
+
+def _copy_with_hash(src: Path, dest: Path) -> str:
+    h = xxhash.xxh3_128()
+    with open(src, "rb", buffering=0) as f, open(dest, "wb") as out:
+        while chunk := f.read(4 * 1024 * 1024):
+            h.update(chunk)
+            out.write(chunk)
+    return h.hexdigest()
+
+
+def parallel(fn: Callable[[T], object], items: list[T], threads: int = 8) -> None:
+    """Run ``fn`` over many small-file operations at once (they wait on the disk)."""
+    if len(items) < 16:
+        for item in items:
+            fn(item)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(fn, items):
+            pass
 
 
 def _copy_to_tmp(src: Path, dest: Path) -> Path:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dvx import pointer
+from dvx.cache import parallel
 from dvx.context import Context
 from dvx.errors import UnsafePathError
 from dvx.hashing import Version, walk_files
@@ -114,6 +115,7 @@ def place(ctx: Context, rel: str, version: Version, source: str) -> bool:
     for r in sorted(set(have) - set(wanted)):
         remove(ctx, dest / r)
     checked_dirs: set[Path] = set()
+    todo: list[tuple[str, Path]] = []
     for r, e in sorted(wanted.items()):
         target = dest / r
         if have_hash.get(str(target)) == e.hash:
@@ -129,7 +131,9 @@ def place(ctx: Context, rel: str, version: Version, source: str) -> bool:
             remove(ctx, target)
         elif r in have:
             preserve(ctx, target)
-        ctx.cache.link_file(e.hash, target)
+        todo.append((e.hash, target))
+    # Directories are ready and nothing is left to preserve: link in parallel.
+    parallel(lambda item: ctx.cache.link_file(*item), todo)
     _prune_empty_dirs(dest)
     return True
 

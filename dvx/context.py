@@ -34,9 +34,20 @@ class Context:
 
     @cached_property
     def stages(self) -> list[Stage]:
-        from dvx import stagefile
+        from dvx import memo, stagefile
 
-        return stagefile.load(self.repo.root)
+        try:
+            data = self.repo.stage_file.read_bytes()
+        except FileNotFoundError:
+            return []
+        if b"foreach" in data:
+            return stagefile.load(self.repo.root)  # expansion depends on the workspace
+        return memo.parsed(
+            self.repo.tmp_dir,
+            "stagefile",
+            data,
+            lambda: stagefile.loads(data.decode("utf-8"), self.repo.root),
+        )
 
     @cached_property
     def dag(self) -> Dag:
@@ -46,9 +57,18 @@ class Context:
 
     @cached_property
     def lock(self) -> dict[str, LockEntry]:
-        from dvx import lockfile
+        from dvx import lockfile, memo, yamlio
 
-        return lockfile.read(self.repo.lock_path)
+        try:
+            data = self.repo.lock_path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        return memo.parsed(
+            self.repo.tmp_dir,
+            "lock",
+            data,
+            lambda: lockfile.parse(yamlio.loads(data.decode("utf-8"), "dvx.lock")),
+        )
 
     @cached_property
     def code_scanner(self) -> CodeScanner:

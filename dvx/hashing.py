@@ -146,11 +146,23 @@ class Hasher:
 
     def __init__(self, state: State | None) -> None:
         self.state = state
+        # Within one command the same file (a module many stages import) is asked
+        # for again and again: remember answers by the same stat identity.
+        self._memo: dict[str, tuple[tuple[int, int, int], str]] = {}
 
     def hash_files(self, stats: dict[str, os.stat_result]) -> dict[str, str]:
         """Hashes of absolute paths with known stats; only stat-cache misses are read."""
-        known = self.state.get_many(stats) if self.state is not None else {}
-        todo = [p for p in stats if p not in known]
+        known: dict[str, str] = {}
+        ask: dict[str, os.stat_result] = {}
+        for p, st in stats.items():
+            hit = self._memo.get(p)
+            if hit is not None and hit[0] == (st.st_ino, st.st_mtime_ns, st.st_size):
+                known[p] = hit[1]
+            else:
+                ask[p] = st
+        if ask and self.state is not None:
+            known.update(self.state.get_many(ask))
+        todo = [p for p in ask if p not in known]
         if len(todo) > 16:
             with ThreadPoolExecutor(_THREADS) as pool:
                 digests = list(pool.map(hash_file, todo))
@@ -160,6 +172,9 @@ class Hasher:
             known[path] = digest
             if self.state is not None:
                 self.state.put(path, stats[path], digest)
+        for p in ask:
+            st = stats[p]
+            self._memo[p] = ((st.st_ino, st.st_mtime_ns, st.st_size), known[p])
         return known
 
     def file_version(self, path: Path, st: os.stat_result | None = None) -> Version:

@@ -9,8 +9,10 @@ all; otherwise only the new commits are read. It is a cache, safe to delete.
 
 from __future__ import annotations
 
+import heapq
 import json
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,10 +60,25 @@ class HistoryIndex:
                     self.data["blobs"][blob] = self._summarize(path, blob)
             commits[info.id] = [info.time, info.author, info.summary, list(info.parents), blobs]
         self.data["tips"] = tips
+        self._forget_unreachable(tips)
         self._first = None
         self.ctx.repo.tmp_dir.mkdir(parents=True, exist_ok=True)
         yamlio.atomic_write(self.path, json.dumps(self.data, separators=(",", ":")))
         return True
+
+    def _forget_unreachable(self, tips: list[str]) -> None:
+        """Drop commits no ref reaches any more (amended, rebased, deleted branches), so
+        that lineage and log never name a commit that has left history."""
+        commits = self.data["commits"]
+        reachable: set[str] = set()
+        todo = [t for t in tips if t in commits]
+        while todo:
+            c = todo.pop()
+            if c not in reachable:
+                reachable.add(c)
+                todo += [p for p in commits[c][3] if p in commits]
+        for c in set(commits) - reachable:
+            del commits[c]
 
     def _summarize(self, path: str, blob: str) -> dict[str, Any]:
         try:
@@ -99,16 +116,16 @@ class HistoryIndex:
         """The oldest commit whose dvx files record ``digest`` for ``path``."""
         if self._first is None:
             first: dict[tuple[str, str], str] = {}
-            order = sorted(self.data["commits"], key=lambda c: (self.data["commits"][c][0], c))
-            for sha in order:
-                for p, (h, _) in self.versions_at(sha).items():
-                    first.setdefault((p, h), sha)
+            order = self._oldest_first(self.data["commits"])
+            for c in order:
+                for p, (h, _) in self.versions_at(c).items():
+                    first.setdefault((p, h), c)
             self._first = first
         sha = self._first.get((path, digest))
         return None if sha is None else self.info(sha)
 
     def ancestry(self, sha: str) -> list[str]:
-        """Commits reachable from ``sha``, newest first (by committer time)."""
+        """Commits reachable from ``sha``, newest first (children before parents)."""
         seen = {sha}
         todo = [sha]
         while todo:
@@ -116,7 +133,31 @@ class HistoryIndex:
                 if p not in seen and p in self.data["commits"]:
                     seen.add(p)
                     todo.append(p)
-        return sorted(seen, key=lambda c: (self.data["commits"][c][0], c), reverse=True)
+        return self._oldest_first(seen)[::-1]
+
+    def _oldest_first(self, shas: Iterable[str]) -> list[str]:
+        """Parents before children, then by committer time. A script or a rebase makes
+        several commits within one second, so time alone cannot order them."""
+        commits = self.data["commits"]
+        chosen = set(shas)
+        children: dict[str, list[str]] = {}
+        waiting: dict[str, int] = {}
+        for c in chosen:
+            parents = [p for p in commits[c][3] if p in chosen]
+            waiting[c] = len(parents)
+            for p in parents:
+                children.setdefault(p, []).append(c)
+        ready = [(commits[c][0], c) for c, n in waiting.items() if n == 0]
+        heapq.heapify(ready)
+        order: list[str] = []
+        while ready:
+            _, c = heapq.heappop(ready)
+            order.append(c)
+            for child in children.get(c, ()):
+                waiting[child] -= 1
+                if waiting[child] == 0:
+                    heapq.heappush(ready, (commits[child][0], child))
+        return order
 
     def lock_at(self, sha: str) -> dict[str, lockfile.LockEntry]:
         blob = self.data["commits"][sha][4].get(lockfile.LOCK_NAME)

@@ -92,13 +92,27 @@ def _version_dict(path: str, v: Version) -> dict[str, Any]:
     return d
 
 
+# name → (entry, its YAML block): repro rewrites the lock after every stage, and
+# re-serializing a few unchanged entries is cheap but a hundred of them is not.
+_blocks: dict[str, tuple[LockEntry, str]] = {}
+
+
+def _block(name: str, entry: LockEntry) -> str:
+    from dvx import fastyaml
+
+    hit = _blocks.get(name)
+    if hit is not None and hit[0] is entry:
+        return hit[1]
+    text = fastyaml.dumps({name: entry.to_dict()}, indent=2)
+    _blocks[name] = (entry, text)
+    return text
+
+
 def dumps(entries: dict[str, LockEntry]) -> str:
-    doc = {
-        "version": LOCK_VERSION,
-        "algorithm": HASH_NAME,
-        "stages": {name: entries[name].to_dict() for name in sorted(entries)},
-    }
-    return yamlio.dumps(doc)
+    head = yamlio.dumps({"version": LOCK_VERSION, "algorithm": HASH_NAME})
+    if not entries:
+        return head + "stages: {}\n"
+    return head + "stages:\n" + "".join(_block(n, entries[n]) for n in sorted(entries))
 
 
 def write(path: Path, entries: dict[str, LockEntry]) -> None:

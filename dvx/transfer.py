@@ -203,19 +203,16 @@ class Fetcher:
         self.result = TransferResult(remote.name, "fetch")
 
     def _download(self, h: str) -> None:
-        tmp = self.ctx.cache.new_tmp()
         try:
-            self.remote.get(self.remote.object_path(h), tmp)
+            with self.remote.open_read(self.remote.object_path(h)) as src:
+                size = self.ctx.cache.adopt_stream(src, h)
         except FileNotFoundError:
-            tmp.unlink(missing_ok=True)
             self.result.missing.append(h)
             return
         except Exception as exc:
-            tmp.unlink(missing_ok=True)
             self.result.failed.append((h, f"{exc.__class__.__name__}: {exc}"))
             return
-        size = tmp.stat().st_size
-        if not self.ctx.cache.adopt(tmp, h):
+        if size is None:
             log.error("object %s on remote '%s' is corrupt; not used", h, self.remote.name)
             self.result.corrupt.append(h)
             return

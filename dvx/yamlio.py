@@ -6,7 +6,6 @@ here is plain data: mappings, lists and scalars.
 
 from __future__ import annotations
 
-import io
 import os
 import tempfile
 from pathlib import Path
@@ -36,7 +35,17 @@ def load(path: Path, *, missing_ok: bool = False) -> Any:
 
 
 def loads(text: str, source: str) -> Any:
-    """Parse YAML text (e.g. a file read from a git commit); errors name ``source``."""
+    """Parse YAML text (e.g. a file read from a git commit); errors name ``source``.
+
+    What dvx wrote itself is read by the fast exact reader; anything else (hand
+    edits, comments, other YAML styles) by the general parser.
+    """
+    from dvx import fastyaml
+
+    try:
+        return fastyaml.loads(text)
+    except fastyaml.NotFast:
+        pass
     from ruamel.yaml import YAMLError
 
     try:
@@ -60,11 +69,11 @@ def loads(text: str, source: str) -> Any:
         ) from None
 
 
-def dumps(data: Any) -> str:
+def dumps(data: dict[str, Any]) -> str:
     """Serialize in insertion order: callers sort, so output is byte-for-byte stable."""
-    buf = io.StringIO()
-    _yaml("rt").dump(data, buf)
-    return buf.getvalue()
+    from dvx import fastyaml
+
+    return fastyaml.dumps(data)
 
 
 def atomic_write(path: Path, text: str | bytes) -> None:

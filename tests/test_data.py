@@ -41,7 +41,12 @@ def tree(root: str | Path) -> dict[str, str]:
 
 
 def all_files_under(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file() or p.is_symlink()]
+    """Every file, except dvx's private caches of parsed files (``.dvx/tmp``)."""
+    return [
+        p
+        for p in root.rglob("*")
+        if (p.is_file() or p.is_symlink()) and ".dvx/tmp/" not in p.as_posix()
+    ]
 
 
 # ---- dvx add -----------------------------------------------------------------------

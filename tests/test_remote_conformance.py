@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import dvx.remote
 from dvx import hashing
 from dvx.config import Config
-from dvx.remote import Remote, open_remote
+from dvx.remote import LocalRemote, Remote, open_remote
 
 pytest_plugins = ["s3server"]
 
@@ -142,9 +144,14 @@ def test_put_from_a_missing_file_leaves_nothing(remote: Remote, tmp_path: Path) 
 # ---- rename-based backends: a failed put leaves nothing under the final name ----
 
 
-@pytest.fixture
-def local_remote(tmp_path: Path) -> Remote:
-    return open_remote(Config(remotes={"r": {"url": str(tmp_path / "remote")}}), "r", tmp_path)
+@pytest.fixture(params=["plain", "fsspec"])
+def local_remote(request: pytest.FixtureRequest, tmp_path: Path) -> Remote:
+    """The local-folder remote as dvx opens it (plain system calls), and the same
+    folder through fsspec's local filesystem (the path SSH remotes take)."""
+    remote = open_remote(Config(remotes={"r": {"url": str(tmp_path / "remote")}}), "r", tmp_path)
+    if request.param == "fsspec":
+        remote = Remote(remote.name, remote.url, remote.fs, remote.root)
+    return remote
 
 
 def _leftovers(remote: Remote) -> list[Path]:
@@ -156,12 +163,25 @@ def test_local_put_is_not_atomic_by_itself_so_it_renames(local_remote: Remote) -
     assert not local_remote.atomic_put
 
 
+def _patch_upload(remote: Remote, monkeypatch: pytest.MonkeyPatch, fn: Any) -> None:
+    if isinstance(remote, LocalRemote):
+        monkeypatch.setattr(shutil, "copyfile", lambda src, dst: fn(str(src), str(dst)))
+    else:
+        monkeypatch.setattr(remote.fs, "put_file", fn)
+
+
+def _patch_rename(remote: Remote, monkeypatch: pytest.MonkeyPatch, fn: Any) -> None:
+    if isinstance(remote, LocalRemote):
+        monkeypatch.setattr(dvx.remote.os, "replace", fn)
+    else:
+        monkeypatch.setattr(remote.fs, "mv", fn)
+
+
 def test_local_put_failing_midway_upload_leaves_nothing(
     local_remote: Remote, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = os.urandom(64 * 1024)
     src, digest = local_file(tmp_path, data)
-    real_put_file = local_remote.fs.put_file
 
     def half_then_fail(lpath: str, rpath: str, **kw: Any) -> None:
         # Write part of the bytes wherever dvx asked, then lose the connection.
@@ -169,15 +189,15 @@ def test_local_put_failing_midway_upload_leaves_nothing(
             f.write(data[: len(data) // 2])
         raise OSError("connection reset")
 
-    monkeypatch.setattr(local_remote.fs, "put_file", half_then_fail)
-    with pytest.raises(OSError, match="connection reset"):
-        local_remote.put(src, local_remote.object_path(digest))
+    with monkeypatch.context() as m:
+        _patch_upload(local_remote, m, half_then_fail)
+        with pytest.raises(OSError, match="connection reset"):
+            local_remote.put(src, local_remote.object_path(digest))
     assert not Path(local_remote.object_path(digest)).exists()
     assert local_remote.list_objects() == set()
     assert _leftovers(local_remote) == []
 
     # And the next attempt succeeds.
-    monkeypatch.setattr(local_remote.fs, "put_file", real_put_file)
     local_remote.put(src, local_remote.object_path(digest))
     assert Path(local_remote.object_path(digest)).read_bytes() == data
 
@@ -190,9 +210,10 @@ def test_local_put_failing_at_the_rename_leaves_nothing(
     def fail(*args: Any, **kw: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(local_remote.fs, "mv", fail)
-    with pytest.raises(OSError, match="disk full"):
-        local_remote.put(src, local_remote.object_path(digest))
+    with monkeypatch.context() as m:
+        _patch_rename(local_remote, m, fail)
+        with pytest.raises(OSError, match="disk full"):
+            local_remote.put(src, local_remote.object_path(digest))
     assert not Path(local_remote.object_path(digest)).exists()
     assert local_remote.list_objects() == set()
     assert _leftovers(local_remote) == []
