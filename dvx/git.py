@@ -226,13 +226,7 @@ class History(GitRepo):
             except (ValueError, KeyError, pygit2.GitError):
                 continue
         for c in walker:
-            yield CommitInfo(
-                str(c.id),
-                int(c.commit_time),
-                f"{c.author.name} <{c.author.email}>",
-                c.message.splitlines()[0] if c.message else "",
-                tuple(str(p) for p in c.parent_ids),
-            )
+            yield self.info(c)
 
     def dvx_blobs(self, commit_id: str, scan: _Scan | None = None) -> dict[str, str]:
         """Blob ids of ``dvx.lock`` and ``*.dvx`` files under the dvx root at a commit."""

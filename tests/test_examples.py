@@ -55,6 +55,9 @@ def test_quickstart(tmp_path: Path) -> None:
     assert "    param changed: params.yaml:train.epochs" in lines(out)
     assert any(line.startswith("2 ran, 1 up to date in") for line in lines(out))
     assert any(line.startswith("2 restored, 1 up to date in") for line in lines(out))
+    # The teammate's clone gets everything from the local-folder remote.
+    assert "prepare: pulled from shared" in lines(out)
+    assert "train: pulled from shared" in lines(out)
 
 
 def test_streams(tmp_path: Path) -> None:

@@ -34,3 +34,20 @@ def stage_targets(ctx: Context, targets: list[str] | None) -> list[str]:
         else:
             out.append(ctx.repo.relpath(t))
     return out
+
+
+def value_diff(kind: str, a: str | None, b: str | None, show_all: bool, as_json: bool) -> int:
+    """``dvx metrics diff`` and ``dvx params diff``: the same table of changed values."""
+    from dvx import ui
+
+    with context(write=False) as ctx:
+        if kind == "metrics":
+            from dvx.metrics import diff
+        else:
+            from dvx.paramdiff import diff
+        result = diff(ctx, a, b, show_all=show_all)
+    if as_json:
+        ui.print_json(result.to_json())
+    else:
+        ui.value_diff(result)
+    return 0

@@ -50,14 +50,6 @@ def metrics_diff(
     as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
 ) -> int:
     """Compare metrics between two revisions, with the change of each number."""
-    from dvx import ui
-    from dvx.cli.common import context
-    from dvx.metrics import diff
+    from dvx.cli.common import value_diff
 
-    with context(write=False) as ctx:
-        result = diff(ctx, a, b, show_all=show_all)
-    if as_json:
-        ui.print_json(result.to_json())
-    else:
-        ui.value_diff(result)
-    return 0
+    return value_diff("metrics", a, b, show_all, as_json)

@@ -18,14 +18,6 @@ def params_diff(
     as_json: bool = typer.Option(False, "--json", help="Print the changes as JSON."),
 ) -> int:
     """Compare the values of tracked params between two revisions."""
-    from dvx import ui
-    from dvx.cli.common import context
-    from dvx.paramdiff import diff
+    from dvx.cli.common import value_diff
 
-    with context(write=False) as ctx:
-        result = diff(ctx, a, b, show_all=show_all)
-    if as_json:
-        ui.print_json(result.to_json())
-    else:
-        ui.value_diff(result)
-    return 0
+    return value_diff("params", a, b, show_all, as_json)
