@@ -224,34 +224,34 @@ def transfer_progress(
     if not enabled or not _tty(err=True):
         yield None
         return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TransferSpeedColumn,
-    )
+    import threading
 
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    # One bar counts files; the bytes and their rate ride along as text, since a
+    # pull learns sizes only as objects arrive.
     with Progress(
-        TextColumn(f"{verb}"),
+        TextColumn(verb),
         BarColumn(),
         MofNCompleteColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        TextColumn("files  {task.fields[moved]}  {task.fields[rate]}"),
         console=_console(True),
         transient=True,
     ) as progress:
-        task = progress.add_task(verb, total=0)
-        totals = {"files": 0, "bytes": 0}
+        task = progress.add_task(verb, total=0, moved="", rate="")
+        state = {"files": 0, "bytes": 0}
+        lock = threading.Lock()
 
         def update(phase: str, files: int, nbytes: int) -> None:
-            if phase == "total":
-                totals["files"] += files
-                totals["bytes"] += nbytes
-                progress.update(task, total=totals["files"])
-            else:
-                progress.advance(task, files)
+            with lock:
+                if phase == "total":
+                    state["files"] += files
+                    progress.update(task, total=state["files"])
+                    return
+                state["bytes"] += nbytes
+                elapsed = progress.tasks[0].elapsed or 0.0
+                rate = f"{_size(state['bytes'] / elapsed)}/s" if elapsed > 0.2 else ""
+                progress.update(task, advance=files, moved=_size(state["bytes"]), rate=rate)
 
         yield update
 
