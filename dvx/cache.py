@@ -161,6 +161,9 @@ class Cache:
         """
         if self.has(digest):
             return
+        if self.link_types[0] == "copy":
+            self._put_copy(src, digest)
+            return
         before = src.stat()
         copied: list[str] = []
 
@@ -185,6 +188,29 @@ class Cache:
                     hint="let the process writing it finish, then try again",
                 )
             self._publish(tmp, digest)
+
+    def _put_copy(self, src: Path, digest: str) -> None:
+        """The copy-only path of :meth:`put_file`, lean because ``dvx add`` of tens of
+        thousands of small files spends its time here: one read, hashed while written."""
+        tmp = self.tmp / f".dvx-{os.getpid()}-{next(_counter)}.part"
+        try:
+            try:
+                actual = _copy_with_hash(src, tmp)
+            except FileNotFoundError:
+                if not src.exists():
+                    raise
+                self.tmp.mkdir(parents=True, exist_ok=True)
+                actual = _copy_with_hash(src, tmp)
+            if actual != digest:
+                raise CorruptObjectError(
+                    f"'{src}' changed while dvx was storing it",
+                    hint="let the process writing it finish, then try again",
+                )
+            self._publish(tmp, digest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
     def put_path(self, path: Path) -> Version:
         """Store a workspace file or directory; returns its version."""
@@ -359,7 +385,7 @@ def _plain_copy(src: Path, dest: Path) -> None:
 
 def _copy_with_hash(src: Path, dest: Path) -> str:
     h = xxhash.xxh3_128()
-    with open(src, "rb", buffering=0) as f, open(dest, "wb") as out:
+    with open(src, "rb", buffering=0) as f, open(dest, "wb", buffering=0) as out:
         while chunk := f.read(4 * 1024 * 1024):
             h.update(chunk)
             out.write(chunk)

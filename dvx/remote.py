@@ -20,6 +20,7 @@ Contracts every backend keeps (see docs/FORMAT.md, "Remote layout"):
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import posixpath
 import shutil
@@ -130,6 +131,25 @@ class Remote:
             self.fs.rm(paths)
 
 
+_TMP_PREFIX = uuid.uuid4().hex[:12]
+_COUNTER = itertools.count()
+
+
+def _copy(src: str | Path, dest: str) -> None:
+    # Leaner than shutil.copyfile for small files; sendfile keeps big ones in the kernel.
+    with open(src, "rb", buffering=0) as f, open(dest, "xb", buffering=0) as out:
+        size = os.fstat(f.fileno()).st_size
+        if size <= 1 << 20:
+            out.write(f.read())
+            return
+        offset = 0
+        while offset < size:
+            sent = os.sendfile(out.fileno(), f.fileno(), offset, size - offset)
+            if sent == 0:
+                break
+            offset += sent
+
+
 class LocalRemote(Remote):
     """A folder on this machine (or a mounted share), through plain system calls.
 
@@ -154,10 +174,17 @@ class LocalRemote(Remote):
 
     def put(self, local: Path, path: str) -> None:
         tmp_dir = os.path.join(self.root, "tmp")
-        os.makedirs(tmp_dir, exist_ok=True)
-        tmp = os.path.join(tmp_dir, f"{uuid.uuid4().hex}.tmp")
+        # pid and a counter name it uniquely among concurrent pushers on one machine;
+        # the random part covers other machines sharing the folder.
+        tmp = os.path.join(tmp_dir, f"{_TMP_PREFIX}-{os.getpid()}-{next(_COUNTER)}.tmp")
         try:
-            shutil.copyfile(local, tmp)
+            try:
+                _copy(local, tmp)
+            except FileNotFoundError:
+                if not os.path.exists(local):
+                    raise
+                os.makedirs(tmp_dir, exist_ok=True)
+                _copy(local, tmp)
             try:
                 os.replace(tmp, path)
             except FileNotFoundError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +164,7 @@ def test_local_put_is_not_atomic_by_itself_so_it_renames(local_remote: Remote) -
 
 def _patch_upload(remote: Remote, monkeypatch: pytest.MonkeyPatch, fn: Any) -> None:
     if isinstance(remote, LocalRemote):
-        monkeypatch.setattr(shutil, "copyfile", lambda src, dst: fn(str(src), str(dst)))
+        monkeypatch.setattr(dvx.remote, "_copy", lambda src, dst: fn(str(src), str(dst)))
     else:
         monkeypatch.setattr(remote.fs, "put_file", fn)
 
