@@ -293,12 +293,10 @@ class Cache:
             raise CacheMissError(f"object {digest} for '{dest}' is not in the cache")
         tmp = dest.with_name(f".{dest.name}.dvx-tmp")
         try:
-            method = self._place(obj, tmp, copy=_plain_copy)
+            self._place(obj, tmp, copy=_plain_copy)
         except FileNotFoundError:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            method = self._place(obj, tmp, copy=_plain_copy)
-        if method == "copy" and os.stat(tmp).st_mode & 0o200 == 0:
-            os.chmod(tmp, 0o644)  # a leftover read-only temp file was written over
+            self._place(obj, tmp, copy=_plain_copy)
         os.replace(tmp, dest)
         st = dest.stat()
         if self.hasher.state is not None:
@@ -390,8 +388,11 @@ def _create(path: Path, parent: Path) -> BinaryIO:
 
 def _plain_copy(src: Path, dest: Path) -> None:
     # A checkout of many small files spends its time here: no more than open,
-    # read, write (sendfile for big files keeps the bytes in the kernel).
-    with open(src, "rb", buffering=0) as f, open(dest, "wb", buffering=0) as out:
+    # read, write (sendfile for big files keeps the bytes in the kernel). A fresh
+    # file gets the default mode, writable, as a checkout should be.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(dest)  # a leftover temp file of a killed run may be read-only
+    with open(src, "rb", buffering=0) as f, open(dest, "xb", buffering=0) as out:
         size = os.fstat(f.fileno()).st_size
         if size <= 1 << 20:
             out.write(f.read())
