@@ -515,18 +515,18 @@ def sc_add(b: Bench) -> list[Row]:
     n = b.nfiles
     add = Row(f"`add data` ({n:,} files, 64 B–1 KiB)")
     status = Row(f"no-op `status` after add ({n:,} files)")
+    runs: dict[str, list[Sample]] = {t.name: [] for t in b.tools()}
+    roots: dict[str, Path] = {}
+    # Tools take turns, so that a burst of load from elsewhere hits both alike.
+    for _ in range(b.heavy_repeat):
+        for tool in b.tools():
+            roots[tool.name] = root = added_repo(b, tool)
+            runs[tool.name].append(b.timed(tool, ["add", "data"], root))
     for tool in b.tools():
-        runs: list[Sample] = []
-        root = None
-        for _ in range(b.heavy_repeat):
-            root = added_repo(b, tool)
-            runs.append(b.timed(tool, ["add", "data"], root))
-        assert root is not None
-        setattr(add, tool.name, Timing(runs))
-        b.fixtures[f"added-{tool.name}"] = root
-        setattr(
-            status, tool.name, b.measure(tool, ["status"], root, expect=NOOP_MARKERS[tool.name])
-        )
+        setattr(add, tool.name, Timing(runs[tool.name]))
+        b.fixtures[f"added-{tool.name}"] = roots[tool.name]
+        timing = b.measure(tool, ["status"], roots[tool.name], expect=NOOP_MARKERS[tool.name])
+        setattr(status, tool.name, timing)
     return [add, status]
 
 
@@ -698,10 +698,21 @@ def _check_pulled(path: Path, expected: int) -> None:
         raise BenchError(f"after pull, {path} has {got} files, expected {expected}")
 
 
+@dataclass
+class _RemoteSetup:
+    tool: Tool
+    root: Path
+    remote: Path
+    expected: int
+    push: list[Sample] = field(default_factory=list)
+    pull: list[Sample] = field(default_factory=list)
+
+
 def _push_pull(b: Bench, label: str, make_data: Callable[[Path], None], data: str) -> list[Row]:
     push = Row(f"`push` {label} to a local folder remote")
     noop = Row(f"no-op `push` {label}")
     pull = Row(f"`pull` {label} from a local folder remote")
+    setups = []
     for tool in b.tools():
         if not b.has_command(tool, "push"):
             for r in (push, noop, pull):
@@ -709,26 +720,31 @@ def _push_pull(b: Bench, label: str, make_data: Callable[[Path], None], data: st
             continue
         root = b.fresh_repo(tool, f"remote-{data}")
         make_data(root / data)
-        expected = _count_files(root / data)
+        st = _RemoteSetup(
+            tool, root, b.workdir / f"remote-{data}-{tool.name}-store", _count_files(root / data)
+        )
         b.run(tool.argv("add", data), root, tool)
-        remote = b.workdir / f"remote-{data}-{tool.name}-store"
-        push_runs: list[Sample] = []
-        pull_runs: list[Sample] = []
-        _empty_remote(remote)
-        b.run(tool.argv("remote", "add", "-d", "bench", str(remote)), root, tool)
-        for _ in range(b.heavy_repeat):
-            _empty_remote(remote)
-            push_runs.append(b.timed(tool, ["push"], root))
-            if _count_files(remote) < expected:
-                raise BenchError(f"{tool.name} push left fewer than {expected} files in {remote}")
-        setattr(push, tool.name, Timing(push_runs))
-        setattr(noop, tool.name, b.measure(tool, ["push"], root))
-        for _ in range(b.heavy_repeat):
-            _drop_local(tool, root, data)
-            pull_runs.append(b.timed(tool, ["pull"], root))
-            _check_pulled(root / data, expected)
-        setattr(pull, tool.name, Timing(pull_runs))
-        b.run(tool.argv("remote", "remove", "bench"), root, tool, check=False)
+        _empty_remote(st.remote)
+        b.run(tool.argv("remote", "add", "-d", "bench", str(st.remote)), root, tool)
+        setups.append(st)
+    # Tools take turns at each repetition (see sc_add).
+    for _ in range(b.heavy_repeat):
+        for st in setups:
+            _empty_remote(st.remote)
+            st.push.append(b.timed(st.tool, ["push"], st.root))
+            if _count_files(st.remote) < st.expected:
+                raise BenchError(f"{st.tool.name} push left fewer than {st.expected} files")
+    for st in setups:
+        setattr(push, st.tool.name, Timing(st.push))
+        setattr(noop, st.tool.name, b.measure(st.tool, ["push"], st.root))
+    for _ in range(b.heavy_repeat):
+        for st in setups:
+            _drop_local(st.tool, st.root, data)
+            st.pull.append(b.timed(st.tool, ["pull"], st.root))
+            _check_pulled(st.root / data, st.expected)
+    for st in setups:
+        setattr(pull, st.tool.name, Timing(st.pull))
+        b.run(st.tool.argv("remote", "remove", "bench"), st.root, st.tool, check=False)
     return [push, noop, pull]
 
 
@@ -808,6 +824,17 @@ def _loadavg() -> str:
         return "?"
 
 
+def _source_rev() -> str:
+    """The commit of this checkout, and whether dvx/ has uncommitted edits."""
+
+    def git(*args: str) -> str:
+        p = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True)
+        return p.stdout.strip() if p.returncode == 0 else ""
+
+    rev = git("rev-parse", "--short", "HEAD") or "?"
+    return rev + (" + uncommitted changes in dvx/" if git("status", "--porcelain", "dvx") else "")
+
+
 def machine_info(b: Bench) -> list[str]:
     cpu = "?"
     try:
@@ -826,7 +853,7 @@ def machine_info(b: Bench) -> list[str]:
         f"- machine: `nproc` = {os.cpu_count()}, {cpu}, {platform.system()} "
         f"{platform.release()}, scratch fs {fs or '?'}",
         f"- python: {platform.python_version()} ({sys.executable})",
-        f"- dvx: {b.dvx.version()} ({b.dvx.exe})",
+        f"- dvx: {b.dvx.version()} ({b.dvx.exe}), source {_source_rev()}",
         f"- dvc: {b.dvc.version() + f' ({b.dvc.exe})' if b.dvc else 'skipped (--no-dvc)'}",
         f"- {git}",
         f"- load average at start: {_loadavg()} (if others share the machine, see the cpu column)",
