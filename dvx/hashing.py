@@ -141,6 +141,10 @@ def walk_files(root: Path) -> dict[str, os.stat_result]:
     return found
 
 
+def _hash_all(paths: list[str]) -> list[tuple[str, str]]:
+    return [(p, hash_file(p)) for p in paths]
+
+
 class Hasher:
     """Hashes workspace paths through the stat cache, many files in parallel."""
 
@@ -164,8 +168,13 @@ class Hasher:
             known.update(self.state.get_many(ask))
         todo = [p for p in ask if p not in known]
         if len(todo) > 16:
-            with ThreadPoolExecutor(_THREADS) as pool:
-                digests = list(pool.map(hash_file, todo))
+            # A contiguous share per thread: one task per small file costs more in
+            # handing work between threads than the hashing itself.
+            n = min(_THREADS, 2 * (os.cpu_count() or 1))
+            with ThreadPoolExecutor(n) as pool:
+                shares = list(pool.map(_hash_all, [todo[i::n] for i in range(n)]))
+            by_path = {p: d for share in shares for p, d in share}
+            digests = [by_path[p] for p in todo]
         else:
             digests = [hash_file(p) for p in todo]
         for path, digest in zip(todo, digests, strict=True):

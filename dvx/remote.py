@@ -118,6 +118,12 @@ class Remote:
         f: BinaryIO = self.fs.open(path, "rb")
         return f
 
+    @property
+    def jobs(self) -> int:
+        """Transfers to run at once by default: network round trips, not the disk,
+        bound an object store, so many requests stay in flight."""
+        return 32
+
     def read(self, path: str) -> bytes | None:
         try:
             with self.fs.open(path, "rb") as f:
@@ -200,6 +206,10 @@ class LocalRemote(Remote):
 
     def open_read(self, path: str) -> BinaryIO:
         return open(path, "rb")
+
+    @property
+    def jobs(self) -> int:
+        return 8
 
     def read(self, path: str) -> bytes | None:
         try:

@@ -42,7 +42,9 @@ class State:
             "CREATE TABLE IF NOT EXISTS state (path TEXT PRIMARY KEY, inode INTEGER,"
             " mtime_ns INTEGER, size INTEGER, hash TEXT) WITHOUT ROWID"
         )
-        self._pending: list[tuple[str, int, int, int, str]] = []
+        # Written in batches; lookups see pending rows too, or an object verified a
+        # moment ago in this command would be read and hashed all over again.
+        self._pending: dict[str, tuple[str, int, int, int, str]] = {}
 
     def get(self, path: str, st: os.stat_result) -> str | None:
         return self.get_many({path: st}).get(path)
@@ -50,8 +52,12 @@ class State:
     def get_many(self, stats: dict[str, os.stat_result]) -> dict[str, str]:
         """Hashes of the paths whose stat matches the stored entry."""
         found: dict[str, str] = {}
-        paths = list(stats)
         with self._lock:
+            for path, st in stats.items():
+                row = self._pending.get(path)
+                if row is not None and (st.st_ino, st.st_mtime_ns, st.st_size) == row[1:4]:
+                    found[path] = row[4]
+            paths = [p for p in stats if p not in found]
             for i in range(0, len(paths), _CHUNK):
                 chunk = paths[i : i + _CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -70,7 +76,7 @@ class State:
         if not trusted and time.time_ns() - st.st_mtime_ns < RACY_NS:
             return
         with self._lock:
-            self._pending.append((path, st.st_ino, st.st_mtime_ns, st.st_size, digest))
+            self._pending[path] = (path, st.st_ino, st.st_mtime_ns, st.st_size, digest)
             if len(self._pending) >= 5000:
                 self._flush()
 
@@ -82,7 +88,8 @@ class State:
         if not self._pending:
             return
         self._db.execute("BEGIN")
-        self._db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)", self._pending)
+        rows = list(self._pending.values())
+        self._db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?)", rows)
         self._db.execute("COMMIT")
         self._pending.clear()
 

@@ -23,7 +23,7 @@ from dvx.checkout import CheckoutResult, checkout, split_targets
 from dvx.context import Context
 from dvx.errors import FormatVersionError
 from dvx.hashing import Version
-from dvx.remote import Remote
+from dvx.remote import LocalRemote, Remote
 
 log = logging.getLogger("dvx")
 
@@ -204,8 +204,19 @@ class Fetcher:
 
     def _download(self, h: str) -> None:
         try:
-            with self.remote.open_read(self.remote.object_path(h)) as src:
-                size = self.ctx.cache.adopt_stream(src, h)
+            if isinstance(self.remote, LocalRemote):
+                with self.remote.open_read(self.remote.object_path(h)) as src:
+                    size = self.ctx.cache.adopt_stream(src, h)
+            else:
+                # One GET into a local file (a stream would cost a HEAD first),
+                # hashed there before it gets its final name.
+                tmp = self.ctx.cache.new_tmp()
+                try:
+                    self.remote.get(self.remote.object_path(h), tmp)
+                    with open(tmp, "rb") as src:
+                        size = self.ctx.cache.adopt_stream(src, h)
+                finally:
+                    tmp.unlink(missing_ok=True)
         except FileNotFoundError:
             self.result.missing.append(h)
             return
@@ -315,4 +326,5 @@ def default_remote_tiers(ctx: Context) -> list[RemoteActionCache]:
 
     if not ctx.config.core.get("remote"):
         return []
-    return [RemoteActionCache(ctx, open_remote(ctx.config, None, ctx.repo.root))]
+    remote = open_remote(ctx.config, None, ctx.repo.root)
+    return [RemoteActionCache(ctx, remote, remote.jobs)]

@@ -68,7 +68,7 @@ def hook_cmd(
     if name == "pre-push":
         from dvx.cli.common import context
         from dvx.remote import open_remote
-        from dvx.transfer import DEFAULT_JOBS, push, refs_at_commits
+        from dvx.transfer import push, refs_at_commits
 
         # git feeds "<local ref> <local sha> <remote ref> <remote sha>" per ref pushed:
         # push the data of the commits being sent, whichever branch is checked out.
@@ -82,7 +82,7 @@ def hook_cmd(
                 return 0
             remote = open_remote(ctx.config, None, ctx.repo.root)
             refs = refs_at_commits(ctx, tips) if tips else None
-            pushed = push(ctx, remote, [], DEFAULT_JOBS, refs=refs)
+            pushed = push(ctx, remote, [], remote.jobs, refs=refs)
         ui.transfer_summary(pushed)
         if not pushed.ok:
             ui.echo(

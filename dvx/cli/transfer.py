@@ -8,7 +8,9 @@ from dvx.cli.app import app
 
 _TARGETS = typer.Argument(None, help="Stages, outputs or tracked data (default: everything).")
 _REMOTE = typer.Option(None, "-r", "--remote", help="Remote name (default: core.remote).")
-_JOBS = typer.Option(None, "-j", "--jobs", min=1, help="Parallel transfers (default 8).")
+_JOBS = typer.Option(
+    None, "-j", "--jobs", min=1, help="Parallel transfers (default: 8 local, 32 object stores)."
+)
 _JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
@@ -23,7 +25,7 @@ def _transfer(
         rem = open_remote(ctx.config, remote, ctx.repo.root)
         fn = {"push": transfer.push, "pull": transfer.pull, "fetch": transfer.fetch}[verb]
         with ui.transfer_progress(verb, enabled=not as_json) as progress:
-            result = fn(ctx, rem, targets or [], jobs or transfer.DEFAULT_JOBS, progress)
+            result = fn(ctx, rem, targets or [], jobs or rem.jobs, progress)
     if as_json:
         ui.print_json(result.to_json())
     else:
