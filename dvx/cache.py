@@ -108,6 +108,13 @@ class Cache:
         if self.hasher.state is not None:
             self.hasher.state.put(str(final), final.stat(), digest, trusted=True)
 
+    def _tmp_beside(self, digest: str) -> Path:
+        """A temporary name in the object's own directory. Renaming within one small
+        directory is far cheaper than funnelling every object through one shared
+        ``tmp/``, and a leftover (dot-named) never counts as an object."""
+        final = self.object_path(digest)
+        return final.with_name(f".{final.name}.{os.getpid()}-{next(_counter)}.part")
+
     def new_tmp(self) -> Path:
         """A fresh, empty temporary file inside the cache (same filesystem as the objects)."""
         name = self.tmp / f".dvx-{os.getpid()}-{next(_counter)}.part"
@@ -127,11 +134,11 @@ class Cache:
         Returns the size, or None when the bytes do not hash to ``digest`` (the
         file is deleted: a corrupt download never gets a final name).
         """
-        tmp = self.tmp / f".dvx-{os.getpid()}-{next(_counter)}.part"
+        tmp = self._tmp_beside(digest)
         try:
             h = xxhash.xxh3_128()
             size = 0
-            with _create(tmp, self.tmp) as out:
+            with _create(tmp, tmp.parent) as out:
                 while chunk := src.read(4 * 1024 * 1024):
                     h.update(chunk)
                     out.write(chunk)
@@ -192,14 +199,14 @@ class Cache:
     def _put_copy(self, src: Path, digest: str) -> None:
         """The copy-only path of :meth:`put_file`, lean because ``dvx add`` of tens of
         thousands of small files spends its time here: one read, hashed while written."""
-        tmp = self.tmp / f".dvx-{os.getpid()}-{next(_counter)}.part"
+        tmp = self._tmp_beside(digest)
         try:
             try:
                 actual = _copy_with_hash(src, tmp)
             except FileNotFoundError:
                 if not src.exists():
                     raise
-                self.tmp.mkdir(parents=True, exist_ok=True)
+                tmp.parent.mkdir(parents=True, exist_ok=True)
                 actual = _copy_with_hash(src, tmp)
             if actual != digest:
                 raise CorruptObjectError(

@@ -179,23 +179,20 @@ class LocalRemote(Remote):
         return os.path.isfile(path)
 
     def put(self, local: Path, path: str) -> None:
-        tmp_dir = os.path.join(self.root, "tmp")
-        # pid and a counter name it uniquely among concurrent pushers on one machine;
-        # the random part covers other machines sharing the folder.
-        tmp = os.path.join(tmp_dir, f"{_TMP_PREFIX}-{os.getpid()}-{next(_COUNTER)}.tmp")
+        # Written beside its final name (a rename within one small directory is
+        # cheap) under a dot-name listings skip; pid and a counter keep concurrent
+        # pushers on one machine apart, the random part other machines.
+        head, name = os.path.split(path)
+        tmp = os.path.join(head, f".{name}.{_TMP_PREFIX}-{os.getpid()}-{next(_COUNTER)}.tmp")
         try:
             try:
                 _copy(local, tmp)
             except FileNotFoundError:
                 if not os.path.exists(local):
                     raise
-                os.makedirs(tmp_dir, exist_ok=True)
+                os.makedirs(head, exist_ok=True)
                 _copy(local, tmp)
-            try:
-                os.replace(tmp, path)
-            except FileNotFoundError:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                os.replace(tmp, path)
+            os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
