@@ -4,7 +4,8 @@ A remote stores what the local cache stores, in the same layout::
 
     URL/objects/ab/cdef…   content-addressed objects (files and directory manifests)
     URL/runs/ab/cdef…      action-cache entries, named by stage key
-    URL/tmp/…              partial uploads (filesystems with rename only)
+    URL/tmp/…              partial uploads over SSH (local folders write a
+                           dot-named temporary file beside the final name)
 
 Contracts every backend keeps (see docs/FORMAT.md, "Remote layout"):
 
