@@ -69,7 +69,12 @@ class Store:
         base = self.local_root / kind
         if not base.is_dir():
             return []
-        return sorted(p.parent.name + p.name for p in base.glob("*/*") if p.is_file())
+        # Dot-named files are temporary uploads (a killed push may leave one).
+        return sorted(
+            p.parent.name + p.name
+            for p in base.glob("*/*")
+            if p.is_file() and not p.name.startswith(".")
+        )
 
     def objects(self) -> list[str]:
         return self._names("objects")
@@ -125,7 +130,12 @@ def commit_all(root: Path, message: str = "work") -> None:
 
 def cache_objects(root: Path) -> set[str]:
     base = root / ".dvx" / "cache" / "objects"
-    return {p.parent.name + p.name for p in base.glob("*/*") if p.is_file()}
+    # Dot-named files are temporary downloads (a killed pull may leave one).
+    return {
+        p.parent.name + p.name
+        for p in base.glob("*/*")
+        if p.is_file() and not p.name.startswith(".")
+    }
 
 
 def cached(root: Path, digest: str) -> bool:
