@@ -33,6 +33,7 @@ import xxhash
 
 from dvx import hashing
 from dvx.errors import CacheMissError, CorruptObjectError, FormatVersionError
+from dvx.fsutil import copy_new
 from dvx.hashing import Hasher, ManifestEntry, Version
 
 log = logging.getLogger("dvx")
@@ -394,22 +395,10 @@ def _create(path: Path, parent: Path) -> BinaryIO:
 
 
 def _plain_copy(src: Path, dest: Path) -> None:
-    # A checkout of many small files spends its time here: no more than open,
-    # read, write (sendfile for big files keeps the bytes in the kernel). A fresh
-    # file gets the default mode, writable, as a checkout should be.
+    # A fresh file gets the default mode: writable, as a checkout should be.
     with contextlib.suppress(FileNotFoundError):
         os.unlink(dest)  # a leftover temp file of a killed run may be read-only
-    with open(src, "rb", buffering=0) as f, open(dest, "xb", buffering=0) as out:
-        size = os.fstat(f.fileno()).st_size
-        if size <= 1 << 20:
-            out.write(f.read())
-            return
-        offset = 0
-        while offset < size:
-            sent = os.sendfile(out.fileno(), f.fileno(), offset, size - offset)
-            if sent == 0:
-                break
-            offset += sent
+    copy_new(src, dest)
 
 
 def _copy_with_hash(src: Path, dest: Path) -> str:

@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 
 from dvx.config import SECRET_KEYS, Config
 from dvx.errors import ConfigError, UsageError
+from dvx.fsutil import copy_new
 
 _EXTRAS = {
     "s3": "s3",
@@ -142,19 +143,7 @@ _TMP_PREFIX = uuid.uuid4().hex[:12]
 _COUNTER = itertools.count()
 
 
-def _copy(src: str | Path, dest: str) -> None:
-    # Leaner than shutil.copyfile for small files; sendfile keeps big ones in the kernel.
-    with open(src, "rb", buffering=0) as f, open(dest, "xb", buffering=0) as out:
-        size = os.fstat(f.fileno()).st_size
-        if size <= 1 << 20:
-            out.write(f.read())
-            return
-        offset = 0
-        while offset < size:
-            sent = os.sendfile(out.fileno(), f.fileno(), offset, size - offset)
-            if sent == 0:
-                break
-            offset += sent
+_copy = copy_new  # a module name, so tests can make an upload fail midway
 
 
 class LocalRemote(Remote):
