@@ -224,8 +224,7 @@ class Cache:
         """Store a workspace file or directory; returns its version."""
         if path.is_dir():
             data, entries = self.hasher.dir_manifest(path)
-            todo = [e for e in entries if not self.has(e.hash)]
-            parallel(lambda e: self.put_file(path / e.path, e.hash), todo)
+            parallel(lambda e: self.put_file(path / e.path, e.hash), entries)
             digest = self.put_bytes(data)
             return Version(digest, sum(e.size for e in entries), len(entries))
         version = self.hasher.file_version(path)

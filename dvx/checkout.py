@@ -87,15 +87,18 @@ def _check_inside(ctx: Context, path: Path, source: str) -> None:
         )
 
 
-def place(ctx: Context, rel: str, version: Version, source: str) -> bool:
+def place(ctx: Context, rel: str, version: Version, source: str, *, compare: bool = True) -> bool:
     """Make ``rel`` hold ``version`` from the cache; True if anything changed.
 
     Callers check ``ctx.cache.missing(version)`` first: every object must be intact.
+    ``compare=False`` is for callers that already know the workspace differs
+    (hashing a big directory twice is not free).
     """
     dest = ctx.repo.safe_path(rel, source)
-    current = ctx.hasher.version(dest)
-    if current is not None and current.hash == version.hash:
-        return False
+    if compare:
+        current = ctx.hasher.version(dest)
+        if current is not None and current.hash == version.hash:
+            return False
     if not version.is_dir:
         if dest.is_dir() and not dest.is_symlink():
             remove(ctx, dest)
@@ -156,10 +159,8 @@ def restore(ctx: Context, rel: str, version: Version, source: str, result: Check
     if missing:
         result.missing.append((rel, missing))
         return
-    if place(ctx, rel, version, source):
-        result.changed.append(rel)
-    else:
-        result.unchanged.append(rel)
+    place(ctx, rel, version, source, compare=False)
+    result.changed.append(rel)
 
 
 def checkout(ctx: Context, targets: list[str] | None = None) -> CheckoutResult:
