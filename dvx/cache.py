@@ -24,20 +24,18 @@ import os
 import shutil
 import stat as statmod
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 import xxhash
 
 from dvx import hashing
 from dvx.errors import CacheMissError, CorruptObjectError, FormatVersionError
-from dvx.fsutil import copy_new
+from dvx.fsutil import copy_new, parallel, read_small, write_new, write_replace
 from dvx.hashing import Hasher, ManifestEntry, Version
 
 log = logging.getLogger("dvx")
-T = TypeVar("T")
 
 RUN_VERSION = 1
 _FICLONE = 0x40049409  # linux/fs.h
@@ -108,6 +106,32 @@ class Cache:
             os.replace(tmp, final)
         if self.hasher.state is not None:
             self.hasher.state.put(str(final), final.stat(), digest, trusted=True)
+
+    def _store(self, digest: str, data: bytes) -> None:
+        """Write bytes known to hash to ``digest`` as that object: created read-only
+        under a temporary name beside the final one, renamed when complete."""
+        head = f"{self.objects}/{digest[:2]}"
+        final = f"{head}/{digest[2:]}"
+        tmp = f"{head}/.{digest[2:]}.{os.getpid()}-{next(_counter)}.part"
+        st = write_replace(tmp, final, data, _READ_ONLY)
+        if self.hasher.state is not None:
+            self.hasher.state.put(final, st, digest, trusted=True)
+
+    def adopt_file(self, src: str | Path, digest: str) -> int | None:
+        """Copy a local file (a download, an object of a local remote) into the cache
+        as object ``digest``, hashing the bytes it stores.
+
+        Returns the size, or None when the bytes do not hash to ``digest`` (nothing
+        is kept: a corrupt download never gets a final name).
+        """
+        data = read_small(src)
+        if data is None:
+            with open(src, "rb") as f:
+                return self.adopt_stream(f, digest)
+        if hashing.hash_bytes(data) != digest:
+            return None
+        self._store(digest, data)
+        return len(data)
 
     def _tmp_beside(self, digest: str) -> Path:
         """A temporary name in the object's own directory. Renaming within one small
@@ -200,6 +224,15 @@ class Cache:
     def _put_copy(self, src: Path, digest: str) -> None:
         """The copy-only path of :meth:`put_file`, lean because ``dvx add`` of tens of
         thousands of small files spends its time here: one read, hashed while written."""
+        data = read_small(src)
+        if data is not None:
+            if hashing.hash_bytes(data) != digest:
+                raise CorruptObjectError(
+                    f"'{src}' changed while dvx was storing it",
+                    hint="let the process writing it finish, then try again",
+                )
+            self._store(digest, data)
+            return
         tmp = self._tmp_beside(digest)
         try:
             try:
@@ -224,7 +257,7 @@ class Cache:
         """Store a workspace file or directory; returns its version."""
         if path.is_dir():
             data, entries = self.hasher.dir_manifest(path)
-            parallel(lambda e: self.put_file(path / e.path, e.hash), entries)
+            parallel(lambda e: self.put_file(path / e.path, e.hash), entries, group=_prefix)
             digest = self.put_bytes(data)
             return Version(digest, sum(e.size for e in entries), len(entries))
         version = self.hasher.file_version(path)
@@ -249,7 +282,8 @@ class Cache:
 
         Corrupt ones are moved aside, so they are fetched again rather than used.
         """
-        paths = {str(self.object_path(d)): d for d in set(digests)}
+        objects = str(self.objects)
+        paths = {f"{objects}/{d[:2]}/{d[2:]}": d for d in set(digests)}
         stats = {}
         lacking = []
         for p, digest in paths.items():
@@ -293,23 +327,59 @@ class Cache:
                     self.link_types.remove(method)
         raise OSError(f"no link type could place {dest}")
 
-    def link_file(self, digest: str, dest: Path) -> None:
-        """Check out object ``digest`` at ``dest`` (atomically replacing what is there)."""
-        obj = self.object_path(digest)
-        if not obj.is_file():
+    def link_file(self, digest: str, dest: str | Path, *, new: bool = False) -> None:
+        """Check out object ``digest`` at ``dest`` (atomically replacing what is there).
+
+        ``new``: the caller just created dest's directory, so nothing is there to
+        replace and a copy is written in place (as git does), saving a rename.
+        """
+        obj = f"{self.objects}/{digest[:2]}/{digest[2:]}"
+        head, name = os.path.split(dest)
+        tmp = f"{head}/.{name}.dvx-tmp"
+        if self.link_types[0] == "copy":
+            try:
+                data = read_small(obj)
+            except FileNotFoundError:
+                raise CacheMissError(f"object {digest} for '{dest}' is not in the cache") from None
+            if data is not None:
+                if new and self._write_new_checkout(dest, data, digest):
+                    return
+                self._write_checkout(tmp, dest, data, digest)
+                return
+        if not os.path.isfile(obj):
             raise CacheMissError(f"object {digest} for '{dest}' is not in the cache")
-        tmp = dest.with_name(f".{dest.name}.dvx-tmp")
         try:
-            self._place(obj, tmp, copy=_plain_copy)
+            self._place(Path(obj), Path(tmp), copy=_plain_copy)
         except FileNotFoundError:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            self._place(obj, tmp, copy=_plain_copy)
+            os.makedirs(head, exist_ok=True)
+            self._place(Path(obj), Path(tmp), copy=_plain_copy)
         os.replace(tmp, dest)
-        st = dest.stat()
+        st = os.stat(dest)
         if self.hasher.state is not None:
             # dvx wrote these bytes from a verified object and closed the file just
             # now: record them at once, or the next status would re-read every file
             # of a fresh checkout (a write by someone else moves mtime past this one).
+            self.hasher.state.put(str(dest), st, digest, trusted=True)
+
+    def _write_new_checkout(self, dest: str | Path, data: bytes, digest: str) -> bool:
+        """Write a small checked-out copy where nothing is; False if something is."""
+        try:
+            st = write_new(dest, data)
+        except FileExistsError:
+            return False
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(dest)  # never leave a partial file that looks like data
+            raise
+        if self.hasher.state is not None:
+            self.hasher.state.put(str(dest), st, digest, trusted=True)
+        return True
+
+    def _write_checkout(self, tmp: str, dest: str | Path, data: bytes, digest: str) -> None:
+        """A small checked-out copy: written to ``tmp`` (default mode, so writable),
+        then renamed over ``dest``; recorded as verified."""
+        st = write_replace(tmp, dest, data)
+        if self.hasher.state is not None:
             self.hasher.state.put(str(dest), st, digest, trusted=True)
 
     # ---- action cache ----------------------------------------------------
@@ -384,6 +454,10 @@ def _reflink(src: Path, dest: Path) -> None:
 _counter = itertools.count()
 
 
+def _prefix(e: ManifestEntry) -> str:
+    return e.hash[:2]  # objects sharing a cache directory
+
+
 def _create(path: Path, parent: Path) -> BinaryIO:
     """Open a new file for writing, creating its directory on first use."""
     try:
@@ -407,27 +481,6 @@ def _copy_with_hash(src: Path, dest: Path) -> str:
             h.update(chunk)
             out.write(chunk)
     return h.hexdigest()
-
-
-def parallel(fn: Callable[[T], object], items: list[T]) -> None:
-    """Run ``fn`` over many small-file operations at once (they wait on the disk).
-
-    Each thread takes a contiguous share of the items: one task per file would
-    spend more time handing work between threads than doing it.
-    """
-    threads = min(8, 2 * (os.cpu_count() or 1))
-    if len(items) < 16:
-        for item in items:
-            fn(item)
-        return
-
-    def run(share: list[T]) -> None:
-        for item in share:
-            fn(item)
-
-    with ThreadPoolExecutor(threads) as pool:
-        for _ in pool.map(run, [items[i::threads] for i in range(threads)]):
-            pass
 
 
 def _copy_to_tmp(src: Path, dest: Path) -> Path:

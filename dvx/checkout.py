@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dvx import pointer
-from dvx.cache import parallel
 from dvx.context import Context
 from dvx.errors import UnsafePathError
-from dvx.hashing import Version, walk_files
+from dvx.fsutil import parallel
+from dvx.hashing import ManifestEntry, Version, walk_files
 
 log = logging.getLogger("dvx")
 
@@ -107,18 +107,46 @@ def place(ctx: Context, rel: str, version: Version, source: str, *, compare: boo
         make_parents(ctx, dest)
         ctx.cache.link_file(version.hash, dest)
         return True
-    if os.path.lexists(dest) and not dest.is_dir():
+    fresh = not os.path.lexists(dest)
+    if not fresh and not dest.is_dir():
         remove(ctx, dest)
+        fresh = True
     make_parents(ctx, dest)
     dest.mkdir(parents=True, exist_ok=True)
     _check_inside(ctx, dest, source)
-    wanted = {e.path: e for e in ctx.cache.read_manifest(version.hash)}
+    entries = ctx.cache.read_manifest(version.hash)
+    base = str(dest)
+    todo: list[tuple[str, str]]
+    if fresh:
+        # A directory dvx just created holds nothing to compare, preserve or remove.
+        todo = [(e.hash, f"{base}/{e.path}") for e in entries]
+        for d in sorted({os.path.dirname(t) for _, t in todo}):
+            os.makedirs(d, exist_ok=True)
+    else:
+        todo = _update_dir(ctx, dest, entries, source)
+    # Directories are ready and nothing is left to preserve: link in parallel.
+    parallel(lambda item: ctx.cache.link_file(*item, new=fresh), todo, group=_dirname)
+    if not fresh:
+        _prune_empty_dirs(dest)
+    return True
+
+
+def _dirname(item: tuple[str, str]) -> str:
+    return os.path.dirname(item[1])
+
+
+def _update_dir(
+    ctx: Context, dest: Path, entries: list[ManifestEntry], source: str
+) -> list[tuple[str, str]]:
+    """Prepare an existing directory for :func:`place`: remove files the version
+    lacks and save what they held; return the (object, path) pairs to write."""
+    wanted = {e.path: e for e in entries}
     have = walk_files(dest)
     have_hash = ctx.hasher.hash_files({str(dest / r): st for r, st in have.items()})
     for r in sorted(set(have) - set(wanted)):
         remove(ctx, dest / r)
     checked_dirs: set[Path] = set()
-    todo: list[tuple[str, Path]] = []
+    todo: list[tuple[str, str]] = []
     for r, e in sorted(wanted.items()):
         target = dest / r
         if have_hash.get(str(target)) == e.hash:
@@ -134,11 +162,8 @@ def place(ctx: Context, rel: str, version: Version, source: str, *, compare: boo
             remove(ctx, target)
         elif r in have:
             preserve(ctx, target)
-        todo.append((e.hash, target))
-    # Directories are ready and nothing is left to preserve: link in parallel.
-    parallel(lambda item: ctx.cache.link_file(*item), todo)
-    _prune_empty_dirs(dest)
-    return True
+        todo.append((e.hash, str(target)))
+    return todo
 
 
 def _prune_empty_dirs(root: Path) -> None:

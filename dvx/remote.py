@@ -33,7 +33,7 @@ from typing import Any, BinaryIO
 
 from dvx.config import SECRET_KEYS, Config
 from dvx.errors import ConfigError, UsageError
-from dvx.fsutil import copy_new
+from dvx.fsutil import copy_new, default_jobs
 
 _EXTRAS = {
     "s3": "s3",
@@ -196,7 +196,7 @@ class LocalRemote(Remote):
 
     @property
     def jobs(self) -> int:
-        return 8
+        return default_jobs()  # the disk, not round trips, bounds a local copy
 
     def read(self, path: str) -> bytes | None:
         try:

@@ -22,6 +22,7 @@ from dvx.cache import parse_run
 from dvx.checkout import CheckoutResult, checkout, split_targets
 from dvx.context import Context
 from dvx.errors import FormatVersionError
+from dvx.fsutil import parallel
 from dvx.hashing import Version
 from dvx.remote import LocalRemote, Remote
 
@@ -123,6 +124,10 @@ def _pool_map(jobs: int, fn: Callable[[Any], Any], items: Iterable[Any]) -> list
         return list(pool.map(fn, items))
 
 
+def _prefix(h: str) -> str:
+    return h[:2]  # objects sharing a directory on the remote and in the cache
+
+
 def remote_has(remote: Remote, hashes: list[str], jobs: int) -> set[str]:
     if len(hashes) > LIST_THRESHOLD:
         return remote.list_objects() & set(hashes)
@@ -170,7 +175,7 @@ def push(
         if on_progress:
             on_progress("step", 1, needed[h])
 
-    _pool_map(jobs, send, todo)
+    parallel(send, todo, group=_prefix, jobs=jobs)
     if result.failed or result.missing:
         # An action-cache entry must never name objects the remote lacks.
         return result
@@ -205,8 +210,7 @@ class Fetcher:
     def _download(self, h: str) -> None:
         try:
             if isinstance(self.remote, LocalRemote):
-                with self.remote.open_read(self.remote.object_path(h)) as src:
-                    size = self.ctx.cache.adopt_stream(src, h)
+                size = self.ctx.cache.adopt_file(self.remote.object_path(h), h)
             else:
                 # One GET into a local file (a stream would cost a HEAD first),
                 # hashed there before it gets its final name.
@@ -236,7 +240,7 @@ class Fetcher:
         self.result.present += len(set(hashes)) - len(todo)
         if self.on_progress and todo:
             self.on_progress("total", len(todo), 0)
-        _pool_map(self.jobs, self._download, todo)
+        parallel(self._download, todo, group=_prefix, jobs=self.jobs)
 
     def fetch_versions(self, versions: list[Version]) -> bool:
         """Bring every object of ``versions`` into the local cache; True if all arrived."""

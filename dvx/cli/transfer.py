@@ -9,7 +9,11 @@ from dvx.cli.app import app
 _TARGETS = typer.Argument(None, help="Stages, outputs or tracked data (default: everything).")
 _REMOTE = typer.Option(None, "-r", "--remote", help="Remote name (default: core.remote).")
 _JOBS = typer.Option(
-    None, "-j", "--jobs", min=1, help="Parallel transfers (default: 8 local, 32 object stores)."
+    None,
+    "-j",
+    "--jobs",
+    min=1,
+    help="Parallel transfers (default: 1 per CPU, up to 4, local; 32 object stores).",
 )
 _JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 
