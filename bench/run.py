@@ -14,6 +14,7 @@ A scenario is a function registered with ``@scenario(...)``; it receives the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -21,13 +22,17 @@ import random
 import re
 import resource
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Sequence
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +63,9 @@ class Tool:
 
     name: str
     exe: Path
+    # Set (a string) or removed (None) on top of this process's environment, e.g.
+    # the AWS variables of the S3 scenarios (see Bench.tool_env).
+    extra_env: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def bindir(self) -> Path:
@@ -81,6 +89,11 @@ class Tool:
         env.setdefault("GIT_AUTHOR_EMAIL", "bench@example.invalid")
         env.setdefault("GIT_COMMITTER_NAME", "bench")
         env.setdefault("GIT_COMMITTER_EMAIL", "bench@example.invalid")
+        for key, value in self.extra_env.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
         return env
 
     def argv(self, *args: str | os.PathLike[str]) -> list[str]:
@@ -190,6 +203,9 @@ class Bench:
     big_mib: int
     open_check: str
     verbose: bool
+    s3_files: int = 20_000
+    s3_big_mib: int = 2048
+    install: bool = True  # may pip-install into DVC's venv (dvc-s3)
     notes: list[str] = field(default_factory=list)
     fixtures: dict[str, object] = field(default_factory=dict)
 
@@ -200,6 +216,20 @@ class Bench:
 
     def log(self, msg: str) -> None:
         print(f"# {msg}", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def tool_env(self, set_: dict[str, str], unset: Sequence[str] = ()) -> Iterator[None]:
+        """Within the block, every tool's commands run with ``set_`` in their
+        environment and without the ``unset`` variables."""
+        saved = [(tool, dict(tool.extra_env)) for tool in self.tools()]
+        try:
+            for tool in self.tools():
+                tool.extra_env.update(dict.fromkeys(unset))
+                tool.extra_env.update(set_)
+            yield
+        finally:
+            for tool, extra in saved:
+                tool.extra_env = extra
 
     def run(
         self,
@@ -698,42 +728,104 @@ def _check_pulled(path: Path, expected: int) -> None:
         raise BenchError(f"after pull, {path} has {got} files, expected {expected}")
 
 
+# Where each tool keeps its content-addressed objects under a remote's root
+# (dvx: objects/ab/cdef…; DVC 3: files/md5/ab/cdef…, the .dir manifests included).
+REMOTE_OBJECTS = {"dvx": "objects", "dvc": "files/md5"}
+
+
 @dataclass
 class _RemoteSetup:
     tool: Tool
     root: Path
-    remote: Path
+    remote: str  # URL (or local path) of this tool's remote
     expected: int
     push: list[Sample] = field(default_factory=list)
     pull: list[Sample] = field(default_factory=list)
 
 
-def _push_pull(b: Bench, label: str, make_data: Callable[[Path], None], data: str) -> list[Row]:
-    push = Row(f"`push` {label} to a local folder remote")
-    noop = Row(f"no-op `push` {label}")
-    pull = Row(f"`pull` {label} from a local folder remote")
+class RemoteBackend:
+    """Where ``_push_pull`` pushes to: makes, empties, counts and configures one
+    remote per tool. Subclasses: ``LocalRemote``, ``S3Remote``."""
+
+    tag = "remote"  # prefix of the scratch repos' names
+    where = "a remote"  # in the row labels: "`push` … to WHERE"
+
+    def __init__(self, b: Bench) -> None:
+        self.b = b
+
+    def unavailable(self, tool: Tool) -> str | None:
+        """Why ``tool`` cannot use this kind of remote (a note for the table), or None."""
+        return None
+
+    def make(self, tool: Tool, data: str) -> str:
+        """A new, empty remote for ``tool``; returns its URL."""
+        raise NotImplementedError
+
+    def empty(self, url: str) -> None:
+        raise NotImplementedError
+
+    def count(self, tool: Tool, url: str) -> int:
+        """Objects that ``tool`` has stored on the remote at ``url``."""
+        raise NotImplementedError
+
+    def configure(self, tool: Tool, root: Path, url: str) -> None:
+        """Make ``url`` the default remote, named ``bench``, of the repo at ``root``."""
+        self.b.run(tool.argv("remote", "add", "-d", "bench", url), root, tool)
+
+
+class LocalRemote(RemoteBackend):
+    """A folder in the scratch dir."""
+
+    tag = "remote"
+    where = "a local folder remote"
+
+    def make(self, tool: Tool, data: str) -> str:
+        path = self.b.workdir / f"remote-{data}-{tool.name}-store"
+        _empty_remote(path)
+        return str(path)
+
+    def empty(self, url: str) -> None:
+        _empty_remote(Path(url))
+
+    def count(self, tool: Tool, url: str) -> int:
+        return _count_files(Path(url) / REMOTE_OBJECTS[tool.name])
+
+
+def _push_pull(
+    b: Bench, label: str, make_data: Callable[[Path], None], data: str, backend: RemoteBackend
+) -> list[Row]:
+    """``push`` (to an emptied remote), no-op ``push`` and ``pull`` (into an emptied
+    cache and workspace) of ``data``, made by ``make_data``, for each tool."""
+    push = Row(f"`push` {label} to {backend.where}")
+    noop = Row(f"no-op `push` {label} to {backend.where}")
+    pull = Row(f"`pull` {label} from {backend.where}")
     setups = []
     for tool in b.tools():
-        if not b.has_command(tool, "push"):
+        if b.has_command(tool, "push"):
+            why = backend.unavailable(tool)
+        else:
+            why = f"{tool.name} push not implemented"
+        if why:
             for r in (push, noop, pull):
-                r.note = (r.note + "; " if r.note else "") + f"{tool.name} push not implemented"
+                r.note = (r.note + "; " if r.note else "") + why
             continue
-        root = b.fresh_repo(tool, f"remote-{data}")
+        root = b.fresh_repo(tool, f"{backend.tag}-{data}")
         make_data(root / data)
-        st = _RemoteSetup(
-            tool, root, b.workdir / f"remote-{data}-{tool.name}-store", _count_files(root / data)
-        )
+        st = _RemoteSetup(tool, root, backend.make(tool, data), _count_files(root / data))
         b.run(tool.argv("add", data), root, tool)
-        _empty_remote(st.remote)
-        b.run(tool.argv("remote", "add", "-d", "bench", str(st.remote)), root, tool)
+        backend.configure(tool, root, st.remote)
         setups.append(st)
     # Tools take turns at each repetition (see sc_add).
     for _ in range(b.heavy_repeat):
         for st in setups:
-            _empty_remote(st.remote)
+            backend.empty(st.remote)
             st.push.append(b.timed(st.tool, ["push"], st.root))
-            if _count_files(st.remote) < st.expected:
-                raise BenchError(f"{st.tool.name} push left fewer than {st.expected} files")
+            got = backend.count(st.tool, st.remote)
+            if got < st.expected:
+                raise BenchError(
+                    f"{st.tool.name} push left {got} objects on {st.remote}, "
+                    f"expected at least {st.expected}"
+                )
     for st in setups:
         setattr(push, st.tool.name, Timing(st.push))
         setattr(noop, st.tool.name, b.measure(st.tool, ["push"], st.root))
@@ -760,6 +852,7 @@ def sc_remote_small(b: Bench) -> list[Row]:
         f"{b.nfiles:,} × 4 KiB",
         lambda dst: shutil.copytree(template, dst, copy_function=shutil.copy2),
         "small",
+        LocalRemote(b),
     )
 
 
@@ -770,12 +863,259 @@ def sc_remote_small(b: Bench) -> list[Row]:
 )
 def sc_remote_big(b: Bench) -> list[Row]:
     return _push_pull(
-        b, f"1 × {b.big_mib} MiB", lambda dst: make_big_file(dst, b.big_mib), "big.bin"
+        b,
+        f"1 × {b.big_mib} MiB",
+        lambda dst: make_big_file(dst, b.big_mib),
+        "big.bin",
+        LocalRemote(b),
     )
 
 
-# TODO(issue 5): the same against an S3 endpoint (moto server on 127.0.0.1), with
-# `dvx[s3]` and `dvc[s3]`; TODO(issue 8): `dvx lineage`.
+# ---- the same against S3: a moto server on 127.0.0.1 -----------------------
+
+# What both tools (and the bench's own boto3 client) authenticate with; moto
+# accepts anything. As in tests/s3server.py.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+# Anything from the user's own AWS set-up that could redirect or re-sign requests.
+AWS_ENV_UNSET = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+MOTO_START_TIMEOUT = 60.0
+# The remote option naming the endpoint, and the module that gives S3 support.
+S3_ENDPOINT_OPTION = {"dvx": "endpoint_url", "dvc": "endpointurl"}
+S3_MODULE = {"dvx": ("s3fs", "dvx[s3]"), "dvc": ("dvc_s3", "dvc-s3")}
+
+
+def _free_port() -> int:
+    """A port that was free a moment ago (the OS picks it for port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _tail(path: Path, n: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def moto_server(b: Bench) -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1 for the block; yields its endpoint URL.
+
+    It runs under this Python (``python -m moto.server``, which needs
+    ``moto[server]``) and is stopped at the end, also on error. Its request log
+    goes to a file in the scratch dir: a pipe that nobody reads would fill up
+    and stall the server.
+    """
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = b.workdir / f"moto-{port}.log"
+    b.log(f"starting moto server at {url} (log: {log})")
+    with open(log, "wb") as logf:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + MOTO_START_TIMEOUT
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    resp.read()
+                break
+            except urllib.error.HTTPError:
+                break  # any HTTP answer means the server is up
+            except OSError as exc:
+                if proc.poll() is not None:
+                    raise BenchError(
+                        f"moto server exited {proc.returncode} (S3 scenarios need "
+                        f"moto[server] in {sys.executable}):\n{_tail(log)}"
+                    ) from exc
+                if time.monotonic() > deadline:
+                    raise BenchError(
+                        f"moto server at {url} did not answer within "
+                        f"{MOTO_START_TIMEOUT:.0f}s: {exc}\n{_tail(log)}"
+                    ) from exc
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        b.log(f"stopped moto server at {url}")
+
+
+def _python_ok(b: Bench, tool: Tool, code: str) -> subprocess.CompletedProcess[str]:
+    return b.run([str(tool.python), "-c", code], b.workdir, tool, check=False)
+
+
+def _s3_support(b: Bench, tool: Tool) -> str | None:
+    """None when ``tool`` can talk to S3, else why not. For DVC, installs
+    ``dvc-s3`` into its venv when missing (unless --no-install); checked once a run."""
+    module, package = S3_MODULE[tool.name]
+
+    def check() -> str | None:
+        if _python_ok(b, tool, f"import {module}").returncode == 0:
+            return None
+        if tool.name != "dvc" or not b.install:
+            why = "not installed" if tool.name == "dvx" else "--no-install"
+            return f"{tool.name}: no S3 support ({package} missing; {why})"
+        b.log(f"installing {package} into {tool.bindir.parent} (pip install {package}) ...")
+        pip = b.run(
+            [str(tool.python), "-m", "pip", "install", "-q", package], b.workdir, tool, check=False
+        )
+        if pip.returncode != 0 or _python_ok(b, tool, f"import {module}").returncode != 0:
+            err = (pip.stderr.strip().splitlines() or ["?"])[-1]
+            return f"{tool.name}: no S3 support (pip install {package} failed: {err})"
+        return None
+
+    return b.fixture(f"s3-support-{tool.name}", check)  # type: ignore[return-value]
+
+
+def _dist_version(b: Bench, tool: Tool, dist: str) -> str:
+    code = f"import importlib.metadata as m; print(m.version({dist!r}))"
+    p = _python_ok(b, tool, code)
+    return p.stdout.strip() if p.returncode == 0 else "?"
+
+
+class S3Remote(RemoteBackend):
+    """One fresh bucket per tool on a moto server, the remote at ``s3://BUCKET/store``.
+    The tools' commands must run with ``AWS_ENV`` (see ``_push_pull_s3``)."""
+
+    tag = "remote-s3"
+    where = "the S3 endpoint (moto on 127.0.0.1)"
+    prefix = "store"
+
+    def __init__(self, b: Bench, endpoint: str) -> None:
+        super().__init__(b)
+        self.endpoint = endpoint
+        try:
+            import boto3
+        except ImportError as exc:
+            raise BenchError(f"S3 scenarios need boto3 in {sys.executable}: {exc}") from exc
+        # The user's AWS profile or config must not leak into the bench's client.
+        hidden = {k: os.environ.pop(k) for k in AWS_ENV_UNSET if k in os.environ}
+        try:
+            self.client = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                region_name=AWS_ENV["AWS_DEFAULT_REGION"],
+                aws_access_key_id=AWS_ENV["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+            )
+        finally:
+            os.environ.update(hidden)
+
+    def unavailable(self, tool: Tool) -> str | None:
+        return _s3_support(self.b, tool)
+
+    def _keys(self, bucket: str, prefix: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+    @staticmethod
+    def _bucket(url: str) -> str:
+        return url.removeprefix("s3://").split("/", 1)[0]
+
+    def make(self, tool: Tool, data: str) -> str:
+        bucket = f"bench-{tool.name}-{uuid.uuid4().hex[:12]}"
+        self.client.create_bucket(Bucket=bucket)
+        return f"s3://{bucket}/{self.prefix}"
+
+    def empty(self, url: str) -> None:
+        bucket = self._bucket(url)
+        keys = self._keys(bucket, self.prefix + "/")
+        for i in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[i : i + 1000]]
+            self.client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+
+    def count(self, tool: Tool, url: str) -> int:
+        return len(self._keys(self._bucket(url), f"{self.prefix}/{REMOTE_OBJECTS[tool.name]}/"))
+
+    def configure(self, tool: Tool, root: Path, url: str) -> None:
+        super().configure(tool, root, url)
+        option = S3_ENDPOINT_OPTION[tool.name]
+        self.b.run(tool.argv("remote", "modify", "bench", option, self.endpoint), root, tool)
+
+
+def _s3_note(b: Bench, backend: S3Remote) -> None:
+    """Once a run: the S3 packages' versions, and where the server runs."""
+    if "s3-note" in b.fixtures:
+        return
+    b.fixtures["s3-note"] = True
+    parts = [f"moto {_dist_version(b, b.dvx, 'moto')}"]
+    for tool in b.tools():
+        if backend.unavailable(tool) is None:
+            dists = ["s3fs"] + (["dvc-s3"] if tool.name == "dvc" else [])
+            parts.append(
+                f"{tool.name} with " + ", ".join(f"{d} {_dist_version(b, tool, d)}" for d in dists)
+            )
+    b.notes.append(
+        f"S3 scenarios: {'; '.join(parts)}. The moto server runs on this machine, so its "
+        "CPU use slows both tools alike; it is not in the cpu column."
+    )
+
+
+def _push_pull_s3(b: Bench, label: str, make_data: Callable[[Path], None], data: str) -> list[Row]:
+    """``_push_pull`` against a moto server started for this scenario alone."""
+    with moto_server(b) as endpoint, b.tool_env(AWS_ENV, AWS_ENV_UNSET):
+        backend = S3Remote(b, endpoint)
+        rows = _push_pull(b, label, make_data, data, backend)
+        _s3_note(b, backend)
+        return rows
+
+
+@scenario(
+    "remote-s3-small",
+    "push / no-op push / pull of --s3-files × 4 KiB files, S3 endpoint (moto server "
+    "on 127.0.0.1; issue 5)",
+    default=False,
+)
+def sc_remote_s3_small(b: Bench) -> list[Row]:
+    template = small_data_template(b, b.s3_files, fixed=4096)
+    return _push_pull_s3(
+        b,
+        f"{b.s3_files:,} × 4 KiB",
+        lambda dst: shutil.copytree(template, dst, copy_function=shutil.copy2),
+        "small",
+    )
+
+
+@scenario(
+    "remote-s3-big",
+    "push / no-op push / pull of one big file (--s3-big-mib), S3 endpoint (moto server "
+    "on 127.0.0.1; issue 5)",
+    default=False,
+)
+def sc_remote_s3_big(b: Bench) -> list[Row]:
+    return _push_pull_s3(
+        b,
+        f"1 × {b.s3_big_mib} MiB",
+        lambda dst: make_big_file(dst, b.s3_big_mib),
+        "big.bin",
+    )
+
+
+# TODO(issue 8): `dvx lineage`.
 
 
 # ------------------------------------------------------------------------ output
@@ -891,13 +1231,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--files", type=int, default=20_000, help="files in the add/remote data (20000)")
     p.add_argument("--stages", type=int, default=100, help="stages in the pipeline (100)")
     p.add_argument("--big-mib", type=int, default=2048, help="size of the big file (2048 MiB)")
+    p.add_argument(
+        "--s3-files", type=int, default=20_000, help="files in the remote-s3-small data (20000)"
+    )
+    p.add_argument(
+        "--s3-big-mib", type=int, default=2048, help="size of the remote-s3-big file (2048 MiB)"
+    )
     p.add_argument("--workdir", type=Path, help="scratch dir (default: a new temp dir, removed)")
     p.add_argument("--keep", action="store_true", help="keep the scratch dir")
     p.add_argument("--dvx", help="dvx executable (default: beside this Python, or on PATH)")
     p.add_argument("--dvc", help="dvc executable (default: bench/.venv-dvc, installed if missing)")
     p.add_argument("--dvc-venv", type=Path, default=DEFAULT_DVC_VENV, help=argparse.SUPPRESS)
     p.add_argument("--no-dvc", action="store_true", help="skip the DVC columns")
-    p.add_argument("--no-install", action="store_true", help="never pip-install DVC")
+    p.add_argument(
+        "--no-install", action="store_true", help="never pip-install DVC (nor dvc-s3 into its venv)"
+    )
     p.add_argument(
         "--open-check",
         choices=["auto", "strace", "audit"],
@@ -947,6 +1295,9 @@ def main(argv: list[str] | None = None) -> int:
         args.big_mib,
         args.open_check,
         args.verbose,
+        s3_files=args.s3_files,
+        s3_big_mib=args.s3_big_mib,
+        install=not args.no_install,
     )
     info = machine_info(b)
     rows: list[Row] = []

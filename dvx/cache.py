@@ -128,6 +128,11 @@ class Cache:
         if data is None:
             with open(src, "rb") as f:
                 return self.adopt_stream(f, digest)
+        return self.adopt_bytes(data, digest)
+
+    def adopt_bytes(self, data: bytes, digest: str) -> int | None:
+        """Store downloaded bytes as object ``digest``; None (nothing kept) when
+        they do not hash to it."""
         if hashing.hash_bytes(data) != digest:
             return None
         self._store(digest, data)

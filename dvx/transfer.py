@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dvx import pointer
@@ -145,39 +146,77 @@ def push(
     jobs: int = DEFAULT_JOBS,
     on_progress: Progress | None = None,
     refs: Refs | None = None,
+    full: bool = False,
 ) -> TransferResult:
-    """Upload what ``refs`` (default: the workspace's lock and pointers) needs."""
+    """Upload what ``refs`` (default: the workspace's lock and pointers) needs.
+
+    Order on the remote: file objects, then the directory manifests that list
+    them, then action-cache entries. So a manifest found on the remote vouches
+    for every file it lists, and a no-op push asks one question per directory
+    instead of one per file. ``full`` checks every file anyway (after objects
+    were deleted from the remote by hand).
+    """
     result = TransferResult(remote.name, "push")
     refs = refs if refs is not None else collect_refs(ctx, targets or [])
     needed: dict[str, int] = {}
+    manifests: dict[str, int] = {}  # directory versions whose manifest is local
     for v in refs.versions:
-        needed[v.hash] = v.size
         if v.is_dir and ctx.cache.has(v.hash):
-            needed[v.hash] = ctx.cache.object_path(v.hash).stat().st_size
-            for e in ctx.cache.read_manifest(v.hash):
-                needed[e.hash] = e.size
+            manifests[v.hash] = ctx.cache.object_path(v.hash).stat().st_size
+        else:
+            needed[v.hash] = v.size
+    on_remote = remote_has(remote, sorted(manifests), jobs)
+    vouched = set(on_remote)
+    for d in sorted(manifests):
+        entries = ctx.cache.read_manifest(d)
+        if d in on_remote and not full:
+            vouched.update(e.hash for e in entries)
+        else:
+            needed.update((e.hash, e.size) for e in entries)
+    for h in vouched:
+        needed.pop(h, None)
     have = remote_has(remote, sorted(needed), jobs)
     todo = [h for h in sorted(needed) if h not in have]
-    result.present = len(needed) - len(todo)
+    result.present = len(vouched) + len(have)
     # Missing locally is only a problem when the remote lacks it too.
     result.missing = [h for h in todo if not ctx.cache.has(h)]
-    todo = [h for h in todo if h not in set(result.missing)]
+    if result.missing:
+        absent = set(result.missing)
+        todo = [h for h in todo if h not in absent]
+    later = [d for d in sorted(manifests) if d not in on_remote]
+    needed.update((d, manifests[d]) for d in later)
     if on_progress:
-        on_progress("total", len(todo), sum(needed[h] for h in todo))
+        on_progress("total", len(todo) + len(later), sum(needed[h] for h in todo + later))
 
-    def send(h: str) -> None:
-        try:
-            remote.put(ctx.cache.object_path(h), remote.object_path(h))
-        except Exception as exc:  # network and permission errors are reported per object
-            result.failed.append((h, f"{exc.__class__.__name__}: {exc}"))
+    def sent(h: str, error: BaseException | None) -> None:
+        if error is not None:  # network and permission errors are reported per object
+            result.failed.append((h, f"{error.__class__.__name__}: {error}"))
             return
         result.count(needed[h])
         if on_progress:
             on_progress("step", 1, needed[h])
 
-    parallel(send, todo, group=_prefix, jobs=jobs)
+    def send(h: str) -> None:
+        try:
+            remote.put(ctx.cache.object_path(h), remote.object_path(h))
+        except Exception as exc:
+            sent(h, exc)
+            return
+        sent(h, None)
+
+    def upload(hashes: list[str]) -> None:
+        if remote.batched:
+            pairs = [(ctx.cache.object_path(h), remote.object_path(h)) for h in hashes]
+            remote.put_many(pairs, jobs, lambda i, error: sent(hashes[i], error))
+        else:
+            parallel(send, hashes, group=_prefix, jobs=jobs)
+
+    upload(todo)
     if result.failed or result.missing:
-        # An action-cache entry must never name objects the remote lacks.
+        # A manifest or an action-cache entry must never name objects the remote lacks.
+        return result
+    upload(later)
+    if result.failed:
         return result
     keys = sorted(set(refs.keys))
     remote_runs = _pool_map(jobs, lambda k: remote.exists(remote.run_path(k)), keys)
@@ -208,19 +247,34 @@ class Fetcher:
         self.result = TransferResult(remote.name, "fetch")
 
     def _download(self, h: str) -> None:
+        """One object, on a worker thread (local folders, SSH)."""
+        if isinstance(self.remote, LocalRemote):
+            self._adopt(h, Path(self.remote.object_path(h)), owned=False)
+            return
+        tmp = self.ctx.cache.new_tmp()
         try:
-            if isinstance(self.remote, LocalRemote):
-                size = self.ctx.cache.adopt_file(self.remote.object_path(h), h)
+            self.remote.get(self.remote.object_path(h), tmp)
+        except Exception as exc:
+            tmp.unlink(missing_ok=True)
+            self._adopt(h, exc)
+            return
+        self._adopt(h, tmp)
+
+    def _adopt(self, h: str, got: bytes | Path | BaseException, *, owned: bool = True) -> None:
+        """Store a download as object ``h`` if it hashes to ``h``; record the outcome.
+        ``got`` is the bytes, a local file (removed afterwards when ``owned``) or the
+        error of the download."""
+        try:
+            if isinstance(got, BaseException):
+                raise got
+            if isinstance(got, bytes):
+                size = self.ctx.cache.adopt_bytes(got, h)
             else:
-                # One GET into a local file (a stream would cost a HEAD first),
-                # hashed there before it gets its final name.
-                tmp = self.ctx.cache.new_tmp()
                 try:
-                    self.remote.get(self.remote.object_path(h), tmp)
-                    with open(tmp, "rb") as src:
-                        size = self.ctx.cache.adopt_stream(src, h)
+                    size = self.ctx.cache.adopt_file(got, h)
                 finally:
-                    tmp.unlink(missing_ok=True)
+                    if owned:
+                        got.unlink(missing_ok=True)
         except FileNotFoundError:
             self.result.missing.append(h)
             return
@@ -235,22 +289,31 @@ class Fetcher:
         if self.on_progress:
             self.on_progress("step", 1, size)
 
-    def _get_many(self, hashes: list[str]) -> None:
+    def _get_many(self, hashes: list[str], sizes: dict[str, int] | None = None) -> None:
         todo = self.ctx.cache.lacking(hashes)
         self.result.present += len(set(hashes)) - len(todo)
         if self.on_progress and todo:
             self.on_progress("total", len(todo), 0)
-        parallel(self._download, todo, group=_prefix, jobs=self.jobs)
+        if self.remote.batched:
+            sizes = sizes or {}
+            items = [(self.remote.object_path(h), sizes.get(h)) for h in todo]
+            self.remote.get_many(
+                items, self.jobs, self.ctx.cache.new_tmp, lambda i, got: self._adopt(todo[i], got)
+            )
+        else:
+            parallel(self._download, todo, group=_prefix, jobs=self.jobs)
 
     def fetch_versions(self, versions: list[Version]) -> bool:
         """Bring every object of ``versions`` into the local cache; True if all arrived."""
         before = len(self.result.missing) + len(self.result.corrupt) + len(self.result.failed)
-        self._get_many([v.hash for v in versions])
-        files: list[str] = []
+        self._get_many(
+            [v.hash for v in versions], {v.hash: v.size for v in versions if not v.is_dir}
+        )
+        files: dict[str, int] = {}
         for v in versions:
             if v.is_dir and self.ctx.cache.has(v.hash):
-                files += [e.hash for e in self.ctx.cache.read_manifest(v.hash)]
-        self._get_many(files)
+                files.update((e.hash, e.size) for e in self.ctx.cache.read_manifest(v.hash))
+        self._get_many(list(files), files)
         after = len(self.result.missing) + len(self.result.corrupt) + len(self.result.failed)
         return after == before
 

@@ -304,7 +304,7 @@ def check_report(report: CheckReport) -> None:
     if report.mismatched or report.removed:
         hints.append("run 'dvx repro' and commit dvx.lock")
     if report.missing_on_remote:
-        hints.append("run 'dvx push'")
+        hints.append(f"run 'dvx push --full -r {report.remote}'")
     echo("hint: " + "; ".join(hints), "yellow", err=True)
 
 

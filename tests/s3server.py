@@ -115,6 +115,9 @@ class S3Bucket:
     def write(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.name, Key=key, Body=data)
 
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.name, Key=key)
+
 
 @pytest.fixture
 def s3_bucket(s3_endpoint: str, aws_env: None) -> Iterator[S3Bucket]:

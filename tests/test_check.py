@@ -350,7 +350,7 @@ def test_check_remote_before_and_after_push(committed: Path, tmp_path: Path) -> 
     assert f"data/prepped.csv: object {prepped} is not on remote 'store'" in res.out
     assert f"out/report.txt: object {report} is not on remote 'store'" in res.out
     assert "data/raw.csv: object" in res.out
-    assert "run 'dvx push'" in res.err
+    assert "run 'dvx push --full" in res.err
 
     code, doc = check_json("--remote")
     assert code == 1

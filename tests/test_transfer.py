@@ -89,6 +89,14 @@ class Store:
         assert self.local_root is not None
         return (self.local_root / rel).read_bytes()
 
+    def delete(self, digest: str) -> None:
+        rel = f"objects/{digest[:2]}/{digest[2:]}"
+        if self.bucket is not None:
+            self.bucket.delete(f"{self.prefix}/{rel}")
+            return
+        assert self.local_root is not None
+        (self.local_root / rel).unlink()
+
     def overwrite(self, digest: str, data: bytes) -> None:
         rel = f"objects/{digest[:2]}/{digest[2:]}"
         if self.bucket is not None:
@@ -558,6 +566,7 @@ def test_an_interrupted_push_finishes_when_rerun(
     partial = len(store.objects())
     assert 5 <= partial < total
     assert store.runs() == []  # an action-cache entry only after all its objects
+    assert lock_outs(many)["many"] not in store.objects()  # a manifest after its files
     store.assert_every_object_hashes_to_its_name()  # nothing partial under a final name
 
     res = run("push", "--json")
@@ -787,3 +796,29 @@ def test_a_directory_of_small_and_big_files_round_trips_and_a_corrupt_big_one_is
     assert not cached(c, big_hash)
     assert not (c / "data").exists()
     assert (c / "single.bin").read_bytes() == big[::-1]
+
+
+def test_a_manifest_on_the_remote_vouches_for_its_files_and_full_repairs(
+    many: Path, store: Store
+) -> None:
+    """A directory's manifest is pushed after its files, so a no-op push asks about
+    the manifest only. Objects deleted by hand: check --remote names them and
+    push --full sends them again."""
+    assert run("push").code == 0
+    manifest = lock_outs(many)["many"]
+    gone = next(h for h in store.objects() if h != manifest)
+    store.delete(gone)
+
+    doc = as_json(run("push", "--json"))
+    assert doc["objects"] == 0  # trusted the manifest
+    assert doc["ok"] is True
+    res = run("check", "--remote")
+    assert res.code == 1
+    assert gone in res.out
+    assert "dvx push --full" in res.err
+
+    doc = as_json(run("push", "--full", "--json"))
+    assert doc["objects"] == 1
+    assert gone in store.objects()
+    assert run("check", "--remote").code == 0
+    store.assert_every_object_hashes_to_its_name()

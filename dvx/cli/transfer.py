@@ -19,7 +19,12 @@ _JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
 def _transfer(
-    verb: str, targets: list[str] | None, remote: str | None, jobs: int | None, as_json: bool
+    verb: str,
+    targets: list[str] | None,
+    remote: str | None,
+    jobs: int | None,
+    as_json: bool,
+    full: bool = False,
 ) -> int:
     from dvx import transfer, ui
     from dvx.cli.common import context
@@ -27,9 +32,14 @@ def _transfer(
 
     with context(write=verb != "push") as ctx:
         rem = open_remote(ctx.config, remote, ctx.repo.root)
-        fn = {"push": transfer.push, "pull": transfer.pull, "fetch": transfer.fetch}[verb]
         with ui.transfer_progress(verb, enabled=not as_json) as progress:
-            result = fn(ctx, rem, targets or [], jobs or rem.jobs, progress)
+            if verb == "push":
+                result = transfer.push(
+                    ctx, rem, targets or [], jobs or rem.jobs, progress, full=full
+                )
+            else:
+                fn = transfer.pull if verb == "pull" else transfer.fetch
+                result = fn(ctx, rem, targets or [], jobs or rem.jobs, progress)
     if as_json:
         ui.print_json(result.to_json())
     else:
@@ -39,10 +49,18 @@ def _transfer(
 
 @app.command("push")
 def push_cmd(
-    targets: list[str] = _TARGETS, remote: str = _REMOTE, jobs: int = _JOBS, as_json: bool = _JSON
+    targets: list[str] = _TARGETS,
+    remote: str = _REMOTE,
+    jobs: int = _JOBS,
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Check every file on the remote, even in directories whose manifest is there.",
+    ),
+    as_json: bool = _JSON,
 ) -> int:
     """Upload the objects and action-cache entries the remote lacks."""
-    return _transfer("push", targets, remote, jobs, as_json)
+    return _transfer("push", targets, remote, jobs, as_json, full)
 
 
 @app.command("pull")
