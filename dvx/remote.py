@@ -129,10 +129,11 @@ class Remote:
         thread, never concurrently). Only for :attr:`batched` remotes.
         """
         fs = self.fs
+        parts = _parts(len(items), jobs)
 
         async def one(i: int) -> None:
             local, path = items[i]
-            await fs._put_file(str(local), path)
+            await fs._put_file(str(local), path, max_concurrency=parts)
 
         self._batch(len(items), jobs, one, lambda i, r: done(i, r))
 
@@ -151,6 +152,7 @@ class Remote:
         FileNotFoundError. Only for :attr:`batched` remotes.
         """
         fs = self.fs
+        parts = _parts(len(items), jobs)
 
         async def one(i: int) -> bytes | Path:
             path, size = items[i]
@@ -160,7 +162,7 @@ class Remote:
                 return data
             tmp = new_tmp()
             try:
-                await fs._get_file(path, str(tmp))
+                await fs._get_file(path, str(tmp), max_concurrency=parts)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
@@ -218,6 +220,13 @@ class Remote:
     def delete(self, paths: list[str]) -> None:
         if paths:
             self.fs.rm(paths)
+
+
+def _parts(items: int, jobs: int) -> int:
+    """Requests per object for the parts of a big one: all ``jobs`` for a single
+    object, one when many objects already keep ``jobs`` requests in flight (as
+    DVC does), so a batch never opens jobs × parts connections."""
+    return max(1, jobs) if items == 1 else 1
 
 
 _TMP_PREFIX = uuid.uuid4().hex[:12]
