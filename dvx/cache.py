@@ -130,6 +130,20 @@ class Cache:
                 return self.adopt_stream(f, digest)
         return self.adopt_bytes(data, digest)
 
+    def adopt_tmp(self, tmp: Path, digest: str) -> int | None:
+        """Make a complete download in the cache's ``tmp/`` (see :meth:`new_tmp`) the
+        object ``digest`` by renaming it, if its bytes hash to ``digest``; a big
+        object is read once more, never copied. None (and ``tmp`` removed) when
+        the bytes do not match."""
+        try:
+            if hashing.hash_file(tmp) != digest:
+                return None
+            size = tmp.stat().st_size
+            self._publish(tmp, digest)
+            return size
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def adopt_bytes(self, data: bytes, digest: str) -> int | None:
         """Store downloaded bytes as object ``digest``; None (nothing kept) when
         they do not hash to it."""

@@ -222,11 +222,11 @@ class Remote:
             self.fs.rm(paths)
 
 
-def _parts(items: int, jobs: int) -> int:
-    """Requests per object for the parts of a big one: all ``jobs`` for a single
-    object, one when many objects already keep ``jobs`` requests in flight (as
-    DVC does), so a batch never opens jobs × parts connections."""
-    return max(1, jobs) if items == 1 else 1
+def _parts(items: int, jobs: int) -> int | None:
+    """Requests per object for the parts of a big one: the backend's default for
+    a lone object, one when many objects already keep ``jobs`` requests in
+    flight, so a batch never opens jobs × parts connections."""
+    return None if items == 1 else 1
 
 
 _TMP_PREFIX = uuid.uuid4().hex[:12]

@@ -262,19 +262,17 @@ class Fetcher:
 
     def _adopt(self, h: str, got: bytes | Path | BaseException, *, owned: bool = True) -> None:
         """Store a download as object ``h`` if it hashes to ``h``; record the outcome.
-        ``got`` is the bytes, a local file (removed afterwards when ``owned``) or the
-        error of the download."""
+        ``got`` is the bytes, a local file (a temporary download in the cache when
+        ``owned``, else a local remote's object) or the error of the download."""
         try:
             if isinstance(got, BaseException):
                 raise got
             if isinstance(got, bytes):
                 size = self.ctx.cache.adopt_bytes(got, h)
+            elif owned:  # a download in the cache's tmp/: renamed into place
+                size = self.ctx.cache.adopt_tmp(got, h)
             else:
-                try:
-                    size = self.ctx.cache.adopt_file(got, h)
-                finally:
-                    if owned:
-                        got.unlink(missing_ok=True)
+                size = self.ctx.cache.adopt_file(got, h)
         except FileNotFoundError:
             self.result.missing.append(h)
             return
