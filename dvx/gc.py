@@ -166,14 +166,20 @@ def gc_remote(ctx: Context, keep: Keep, remote_name: str, *, dry: bool = False) 
         if objs is not None and objs <= live:
             continue
         stale_runs.append(key)
-    stale = sorted(remote.list_objects() - live)
+    stale = sorted(remote.list_loose() - live)
+    # A pack goes only when none of its objects is live (packs are not rewritten).
+    packs: dict[str, list[str]] = {}
+    for h, where in remote.packed().items():
+        packs.setdefault(where.pack, []).append(h)
+    dead_packs = sorted(name for name, objs in packs.items() if not live.intersection(objs))
     result.kept_objects = len(live)
     result.removed_runs = stale_runs
-    result.removed_objects = stale
+    result.removed_objects = sorted(set(stale).union(*(packs[n] for n in dead_packs)))
     if not dry:
         # Entries first: an entry must never outlive the objects it names.
         remote.delete([remote.run_path(k) for k in stale_runs])
         remote.delete([remote.object_path(h) for h in stale])
+        remote.delete_packs(dead_packs)
     return result
 
 

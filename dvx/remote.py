@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
+import logging
 import os
 import posixpath
 import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dvx.config import SECRET_KEYS, Config
-from dvx.errors import ConfigError, UsageError
+from dvx.errors import ConfigError, FormatVersionError, UsageError
 from dvx.fsutil import SMALL, copy_new, default_jobs
 
 _EXTRAS = {
@@ -47,6 +49,22 @@ _EXTRAS = {
     "sftp": "ssh",
 }
 _RENAME_PROTOCOLS = {"file", "local", "ssh", "sftp"}
+_DVX_OPTIONS = {"url", "pack_size"}  # read by dvx, never passed to fsspec
+log = logging.getLogger("dvx")
+
+
+PACK_VERSION = 1
+PACK_SIZE = 32 * 1024 * 1024  # default upper bound of a pack's bytes
+PACK_MIN_OBJECTS = 64  # pack only when a push sends at least this many small objects
+
+
+@dataclass(frozen=True)
+class Packed:
+    """Where a packed object lies: bytes ``offset`` to ``offset + size`` of a pack."""
+
+    pack: str
+    offset: int
+    size: int
 
 
 @dataclass
@@ -55,6 +73,8 @@ class Remote:
     url: str
     fs: Any  # fsspec.AbstractFileSystem; kept behind this class's methods
     root: str
+    pack_size: int = PACK_SIZE  # 0: never pack (one file per object, as DVC)
+    _packed: dict[str, Packed] | None = field(default=None, init=False, repr=False)
 
     @property
     def atomic_put(self) -> bool:
@@ -70,9 +90,52 @@ class Remote:
     def run_path(self, key: str) -> str:
         return self._path("runs", key)
 
+    def pack_path(self, name: str, suffix: str) -> str:
+        return self._path("packs", name + suffix)
+
     def list_objects(self) -> set[str]:
-        """Every object hash on the remote (one recursive listing)."""
+        """Every object hash on the remote: loose ones and packed ones."""
+        return self.list_loose() | set(self.packed())
+
+    def list_loose(self) -> set[str]:
+        """Object hashes stored one file each under ``objects/`` (one recursive listing)."""
         return set(self._list("objects"))
+
+    def packed(self) -> dict[str, Packed]:
+        """Every packed object and where it lies: one listing of ``packs/`` and one
+        read per pack index, remembered for the life of this object."""
+        if self._packed is None:
+            names = sorted(n[: -len(".idx")] for n in self._list("packs") if n.endswith(".idx"))
+            found: dict[str, Packed] = {}
+            for name in names:
+                data = self.read(self.pack_path(name, ".idx"))
+                if data is None:
+                    continue
+                for h, offset, size in parse_pack_index(data, f"remote '{self.name}' pack {name}"):
+                    found.setdefault(h, Packed(name, offset, size))
+            self._packed = found
+        return self._packed
+
+    def put_pack(self, name: str, data: bytes, index: bytes) -> None:
+        """Upload a pack, then its index: its objects exist once the index does."""
+        self.put_bytes(self.pack_path(name, ".pack"), data)
+        self.put_bytes(self.pack_path(name, ".idx"), index)
+        self._packed = None
+
+    def put_bytes(self, path: str, data: bytes) -> None:
+        """Write ``data`` at ``path`` with one atomic PUT (object stores only)."""
+        self.fs.pipe_file(path, data)
+
+    def read_range(self, path: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` of ``path``; FileNotFoundError when absent."""
+        data: bytes = self.fs.cat_file(path, start=start, end=end)
+        return data
+
+    def delete_packs(self, names: list[str]) -> None:
+        """Index first: a pack without its index holds nothing."""
+        self.delete([self.pack_path(n, ".idx") for n in names])
+        self.delete([self.pack_path(n, ".pack") for n in names])
+        self._packed = None
 
     def list_runs(self) -> set[str]:
         return set(self._list("runs"))
@@ -292,10 +355,51 @@ class LocalRemote(Remote):
         except (FileNotFoundError, NotADirectoryError):
             return None
 
+    def read_range(self, path: str, start: int, end: int) -> bytes:
+        with open(path, "rb") as f:
+            f.seek(start)
+            return f.read(end - start)
+
     def delete(self, paths: list[str]) -> None:
         for p in paths:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(p)
+
+
+def pack_index(entries: list[tuple[str, int, int]]) -> bytes:
+    """The index of a pack: ``[hash, offset, size]`` of each object in it."""
+    doc = {"version": PACK_VERSION, "objects": [list(e) for e in entries]}
+    return (json.dumps(doc, separators=(",", ":")) + "\n").encode()
+
+
+def parse_pack_index(data: bytes, source: str) -> list[tuple[str, int, int]]:
+    """A pack index's entries; a malformed index holds nothing (with a warning),
+    one of a newer format is an error."""
+    try:
+        doc = json.loads(data)
+        version = doc["version"]
+        objects = doc["objects"]
+    except (ValueError, KeyError, TypeError):
+        log.warning("%s: not a pack index; ignoring it", source)
+        return []
+    if not isinstance(version, int) or version > PACK_VERSION:
+        raise FormatVersionError(
+            f"{source}: pack format version {version} is newer than this dvx reads",
+            hint="upgrade dvx",
+        )
+    out = []
+    for item in objects if isinstance(objects, list) else []:
+        if (
+            isinstance(item, list)
+            and len(item) == 3
+            and isinstance(item[0], str)
+            and len(item[0]) == 32
+            and all(isinstance(n, int) and n >= 0 for n in item[1:])
+        ):
+            out.append((item[0], item[1], item[2]))
+        else:
+            log.warning("%s: malformed entry %r; ignoring it", source, item)
+    return out
 
 
 def _protocol(url: str) -> str:
@@ -320,7 +424,7 @@ def _fs_options(protocol: str, opts: dict[str, Any]) -> dict[str, Any]:
         if opts.get("session_token"):
             kw["token"] = opts["session_token"]
         return kw
-    return {k: v for k, v in opts.items() if k != "url"}
+    return {k: v for k, v in opts.items() if k not in _DVX_OPTIONS}
 
 
 def open_remote(cfg: Config, name: str | None, repo_root: Path) -> Remote:
@@ -352,7 +456,9 @@ def open_remote(cfg: Config, name: str | None, repo_root: Path) -> Remote:
         if not root.is_absolute():
             # A relative local remote is relative to the repo, as in DVC's config.
             root = (repo_root / root).resolve()
-        return LocalRemote(name, url, fsspec.filesystem("file"), root.as_posix())
+        return LocalRemote(
+            name, url, fsspec.filesystem("file"), root.as_posix(), _pack_size(name, opts)
+        )
     try:
         fs = fsspec.filesystem(protocol, **_fs_options(protocol, opts))
     except ImportError:
@@ -364,7 +470,21 @@ def open_remote(cfg: Config, name: str | None, repo_root: Path) -> Remote:
     except ValueError as exc:
         raise ConfigError(f"remote '{name}': {exc}") from None
     root = fs._strip_protocol(url).rstrip("/")
-    return Remote(name, url, fs, root)
+    return Remote(name, url, fs, root, _pack_size(name, opts))
+
+
+def _pack_size(name: str, opts: dict[str, Any]) -> int:
+    raw = opts.get("pack_size", PACK_SIZE)
+    try:
+        size = int(raw)
+        if size < 0:
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"config: remote '{name}': pack_size must be a number of bytes, not {raw!r}",
+            hint="0 stores one file per object; the default is 33554432 (32 MiB)",
+        ) from None
+    return size
 
 
 def redact(opts: dict[str, Any]) -> dict[str, Any]:

@@ -23,9 +23,9 @@ from dvx.cache import parse_run
 from dvx.checkout import CheckoutResult, checkout, split_targets
 from dvx.context import Context
 from dvx.errors import FormatVersionError
-from dvx.fsutil import parallel
-from dvx.hashing import Version
-from dvx.remote import LocalRemote, Remote
+from dvx.fsutil import SMALL, parallel, read_small
+from dvx.hashing import Version, hash_bytes
+from dvx.remote import PACK_MIN_OBJECTS, LocalRemote, Packed, Remote, pack_index
 
 log = logging.getLogger("dvx")
 
@@ -130,10 +130,13 @@ def _prefix(h: str) -> str:
 
 
 def remote_has(remote: Remote, hashes: list[str], jobs: int) -> set[str]:
-    if len(hashes) > LIST_THRESHOLD:
-        return remote.list_objects() & set(hashes)
-    flags = _pool_map(jobs, lambda h: remote.exists(remote.object_path(h)), hashes)
-    return {h for h, ok in zip(hashes, flags, strict=True) if ok}
+    packed = remote.packed()
+    found = {h for h in hashes if h in packed}
+    rest = [h for h in hashes if h not in packed]
+    if len(rest) > LIST_THRESHOLD:
+        return found | (remote.list_loose() & set(rest))
+    flags = _pool_map(jobs, lambda h: remote.exists(remote.object_path(h)), rest)
+    return found | {h for h, ok in zip(rest, flags, strict=True) if ok}
 
 
 # ---- push ---------------------------------------------------------------------
@@ -211,6 +214,12 @@ def push(
         else:
             parallel(send, hashes, group=_prefix, jobs=jobs)
 
+    if remote.batched and remote.pack_size:
+        small = [h for h in todo if needed[h] <= min(SMALL, remote.pack_size)]
+        if len(small) >= PACK_MIN_OBJECTS:
+            packing = set(small)
+            todo = [h for h in todo if h not in packing]
+            _push_packs(ctx, remote, small, jobs, sent)
     upload(todo)
     if result.failed or result.missing:
         # A manifest or an action-cache entry must never name objects the remote lacks.
@@ -229,6 +238,45 @@ def push(
         except Exception as exc:
             result.failed.append((key, f"{exc.__class__.__name__}: {exc}"))
     return result
+
+
+def _push_packs(
+    ctx: Context,
+    remote: Remote,
+    hashes: list[str],
+    jobs: int,
+    sent: Callable[[str, BaseException | None], None],
+) -> None:
+    """Upload small objects as packs of up to ``remote.pack_size`` bytes: a pack's
+    bytes, then its index (docs/FORMAT.md, "Packs")."""
+    groups: list[list[tuple[str, bytes]]] = [[]]
+    size = 0
+    for h in hashes:
+        data = read_small(ctx.cache.object_path(h))
+        assert data is not None  # chosen by size
+        if groups[-1] and size + len(data) > remote.pack_size:
+            groups.append([])
+            size = 0
+        groups[-1].append((h, data))
+        size += len(data)
+
+    def send(group: list[tuple[str, bytes]]) -> None:
+        entries = []
+        offset = 0
+        for h, data in group:
+            entries.append((h, offset, len(data)))
+            offset += len(data)
+        blob = b"".join(data for _, data in group)
+        try:
+            remote.put_pack(hash_bytes(blob), blob, pack_index(entries))
+        except Exception as exc:
+            for h, _ in group:
+                sent(h, exc)
+            return
+        for h, _ in group:
+            sent(h, None)
+
+    _pool_map(min(4, max(1, jobs)), send, groups)
 
 
 # ---- pull / fetch -------------------------------------------------------------
@@ -292,6 +340,10 @@ class Fetcher:
         self.result.present += len(set(hashes)) - len(todo)
         if self.on_progress and todo:
             self.on_progress("total", len(todo), 0)
+        packed = self.remote.packed()
+        if packed:
+            self._get_packed([h for h in todo if h in packed], packed)
+            todo = [h for h in todo if h not in packed]
         if self.remote.batched:
             sizes = sizes or {}
             items = [(self.remote.object_path(h), sizes.get(h)) for h in todo]
@@ -300,6 +352,28 @@ class Fetcher:
             )
         else:
             parallel(self._download, todo, group=_prefix, jobs=self.jobs)
+
+    def _get_packed(self, hashes: list[str], packed: dict[str, Packed]) -> None:
+        """Packed objects: one ranged read per pack, spanning the objects needed."""
+        by_pack: dict[str, list[str]] = {}
+        for h in hashes:
+            by_pack.setdefault(packed[h].pack, []).append(h)
+
+        def get(pack: str) -> None:
+            want = by_pack[pack]
+            start = min(packed[h].offset for h in want)
+            end = max(packed[h].offset + packed[h].size for h in want)
+            try:
+                data = self.remote.read_range(self.remote.pack_path(pack, ".pack"), start, end)
+            except Exception as exc:
+                for h in want:
+                    self._adopt(h, exc)
+                return
+            for h in want:
+                p = packed[h]
+                self._adopt(h, data[p.offset - start : p.offset - start + p.size])
+
+        _pool_map(min(8, max(1, self.jobs)), get, sorted(by_pack))
 
     def fetch_versions(self, versions: list[Version]) -> bool:
         """Bring every object of ``versions`` into the local cache; True if all arrived."""

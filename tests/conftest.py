@@ -61,9 +61,7 @@ def run_proc(*args: str | Path, cwd: Path | None = None, **kw: object) -> Result
 
 
 def git(*args: str, cwd: Path | None = None) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
-    )
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True)
     return proc.stdout
 
 

@@ -75,8 +75,11 @@ def test_recipe_passes_and_pulls_instead_of_running(recipe, ci_clone: Path) -> N
     assert any(c.startswith("dvx check --remote") for c in commands)
     results = _run_job(commands, ci_clone)
     assert [r.returncode for r in results] == [0] * len(results), results[-1].stderr
-    repro_out = next(r.stdout for r, c in zip(results, [c for c in commands if not
-                     c.startswith("pip")], strict=True) if c == "dvx repro")
+    repro_out = next(
+        r.stdout
+        for r, c in zip(results, [c for c in commands if not c.startswith("pip")], strict=True)
+        if c == "dvx repro"
+    )
     assert "double: pulled from shared" in repro_out
     assert (ci_clone / "out.txt").read_text() == "1\n2\n3\n" * 2
 

@@ -46,54 +46,79 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_absolute_imports_include_every_package_on_the_way(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "main.py": "import json\nimport pytest\nimport a.b.c\nfrom x import y, name\n",
-        "a/__init__.py": "",
-        "a/b/__init__.py": "",
-        "a/b/c.py": "import a.d\n",
-        "a/d.py": "",
-        "a/b/unused.py": "",
-        "x/__init__.py": "name = 1\n",
-        "x/y/__init__.py": "",
-        "x/z.py": "",
-    })
+    write(
+        tmp_path,
+        {
+            "main.py": "import json\nimport pytest\nimport a.b.c\nfrom x import y, name\n",
+            "a/__init__.py": "",
+            "a/b/__init__.py": "",
+            "a/b/c.py": "import a.d\n",
+            "a/d.py": "",
+            "a/b/unused.py": "",
+            "x/__init__.py": "name = 1\n",
+            "x/y/__init__.py": "",
+            "x/z.py": "",
+        },
+    )
     assert find(tmp_path, "python main.py") == [
-        "a/__init__.py", "a/b/__init__.py", "a/b/c.py", "a/d.py", "main.py",
-        "x/__init__.py", "x/y/__init__.py",
+        "a/__init__.py",
+        "a/b/__init__.py",
+        "a/b/c.py",
+        "a/d.py",
+        "main.py",
+        "x/__init__.py",
+        "x/y/__init__.py",
     ]
 
 
 def test_relative_imports_resolve_against_the_importing_package(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "run.py": "from pkg.sub import m\n",
-        "pkg/__init__.py": "",
-        "pkg/sub/__init__.py": "from .m import thing\n",
-        "pkg/sub/m.py": "from . import sibling\nfrom ..other import deep\nfrom .. import up\n",
-        "pkg/sub/sibling.py": "",
-        "pkg/other/__init__.py": "",
-        "pkg/other/deep.py": "",
-        "pkg/up.py": "",
-        "pkg/unrelated.py": "",
-    })
+    write(
+        tmp_path,
+        {
+            "run.py": "from pkg.sub import m\n",
+            "pkg/__init__.py": "",
+            "pkg/sub/__init__.py": "from .m import thing\n",
+            "pkg/sub/m.py": "from . import sibling\nfrom ..other import deep\nfrom .. import up\n",
+            "pkg/sub/sibling.py": "",
+            "pkg/other/__init__.py": "",
+            "pkg/other/deep.py": "",
+            "pkg/up.py": "",
+            "pkg/unrelated.py": "",
+        },
+    )
     assert find(tmp_path, "python run.py") == [
-        "pkg/__init__.py", "pkg/other/__init__.py", "pkg/other/deep.py", "pkg/sub/__init__.py",
-        "pkg/sub/m.py", "pkg/sub/sibling.py", "pkg/up.py", "run.py",
+        "pkg/__init__.py",
+        "pkg/other/__init__.py",
+        "pkg/other/deep.py",
+        "pkg/sub/__init__.py",
+        "pkg/sub/m.py",
+        "pkg/sub/sibling.py",
+        "pkg/up.py",
+        "run.py",
     ]
 
 
 def test_imports_in_functions_conditionals_and_try_blocks(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "main.py": (
-            "import importlib\n"
-            "def f():\n    import infunc\n"
-            "if True:\n    import inif\n"
-            "try:\n    import intry\nexcept ImportError:\n    import inexcept\n"
-            "importlib.import_module('dyn')\n"
-        ),
-        **{f"{m}.py": "" for m in ("infunc", "inif", "intry", "inexcept", "dyn", "never")},
-    })
+    write(
+        tmp_path,
+        {
+            "main.py": (
+                "import importlib\n"
+                "def f():\n    import infunc\n"
+                "if True:\n    import inif\n"
+                "try:\n    import intry\nexcept ImportError:\n    import inexcept\n"
+                "importlib.import_module('dyn')\n"
+            ),
+            **{f"{m}.py": "" for m in ("infunc", "inif", "intry", "inexcept", "dyn", "never")},
+        },
+    )
     assert find(tmp_path, "python main.py") == [
-        "dyn.py", "inexcept.py", "infunc.py", "inif.py", "intry.py", "main.py",
+        "dyn.py",
+        "inexcept.py",
+        "infunc.py",
+        "inif.py",
+        "intry.py",
+        "main.py",
     ]
 
 
@@ -103,13 +128,16 @@ def test_modules_outside_the_repo_or_in_a_virtualenv_never_count(
     repo = tmp_path / "repo"
     write(tmp_path, {"outside/helper.py": "", "outside/linked.py": ""})
     monkeypatch.syspath_prepend(str(tmp_path / "outside"))  # importable, but not the repo's
-    write(repo, {
-        "main.py": "import helper, linked, requests, tool, venvlib\n",
-        ".venv/lib/site-packages/requests/__init__.py": "",
-        "env/pyvenv.cfg": "home = /usr/bin\n",
-        "env/lib/tool.py": "",
-        "venv/venvlib.py": "",
-    })
+    write(
+        repo,
+        {
+            "main.py": "import helper, linked, requests, tool, venvlib\n",
+            ".venv/lib/site-packages/requests/__init__.py": "",
+            "env/pyvenv.cfg": "home = /usr/bin\n",
+            "env/lib/tool.py": "",
+            "venv/venvlib.py": "",
+        },
+    )
     (repo / "linked.py").symlink_to(tmp_path / "outside/linked.py")
     roots = (".venv/lib/site-packages", "env/lib", "venv")
     assert find_code(repo, stage("python main.py"), import_roots=roots) == ["main.py"]
@@ -118,35 +146,43 @@ def test_modules_outside_the_repo_or_in_a_virtualenv_never_count(
 
 
 def test_python_module_and_package_main(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/mod.py": "from pkg import helper\n",
-        "pkg/helper.py": "",
-        "pkg/__main__.py": "import pkg.mod\n",
-    })
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/mod.py": "from pkg import helper\n",
+            "pkg/helper.py": "",
+            "pkg/__main__.py": "import pkg.mod\n",
+        },
+    )
     assert find(tmp_path, "python -m pkg.mod --flag") == [
-        "pkg/__init__.py", "pkg/helper.py", "pkg/mod.py",
+        "pkg/__init__.py",
+        "pkg/helper.py",
+        "pkg/mod.py",
     ]
     everything = ["pkg/__init__.py", "pkg/__main__.py", "pkg/helper.py", "pkg/mod.py"]
     assert find(tmp_path, "python3 -mpkg") == everything
     assert find(tmp_path, "python pkg") == everything  # runs pkg/__main__.py as a script
 
 
-@pytest.mark.parametrize("cmd", [
-    "python x.py a b",
-    "python3 x.py",
-    "python3.11 -u -W ignore x.py --lr 0.1",
-    "python -X dev -Wignore x.py",
-    "python -- x.py",
-    "/usr/bin/env python x.py",
-    "env -i PYTHONHASHSEED=0 python3 x.py",
-    "FOO=1 BAR=2 python x.py",
-    ".venv/bin/python x.py",
-    "time nice -n 10 python -u x.py",
-    "uv run --with pandas python x.py",
-    "./x.py",
-    "bash -c 'cd . && python x.py'",
-])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        "python x.py a b",
+        "python3 x.py",
+        "python3.11 -u -W ignore x.py --lr 0.1",
+        "python -X dev -Wignore x.py",
+        "python -- x.py",
+        "/usr/bin/env python x.py",
+        "env -i PYTHONHASHSEED=0 python3 x.py",
+        "FOO=1 BAR=2 python x.py",
+        ".venv/bin/python x.py",
+        "time nice -n 10 python -u x.py",
+        "uv run --with pandas python x.py",
+        "./x.py",
+        "bash -c 'cd . && python x.py'",
+    ],
+)
 def test_ways_to_run_a_python_script(tmp_path: Path, cmd: str) -> None:
     write(tmp_path, {"x.py": "import lib\n", "lib.py": ""})
     assert find(tmp_path, cmd) == ["lib.py", "x.py"]
@@ -161,32 +197,45 @@ def test_python_without_a_script_file(tmp_path: Path) -> None:
 
 
 def test_wdir_and_script_directory_are_import_roots(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "sub/run.py": "import near, tools.util, shared\n",
-        "sub/near.py": "",
-        "sub/tools/util.py": "",
-        "shared.py": "",
-        "scripts/train.py": "import helpers\n",
-        "scripts/helpers.py": "",
-    })
+    write(
+        tmp_path,
+        {
+            "sub/run.py": "import near, tools.util, shared\n",
+            "sub/near.py": "",
+            "sub/tools/util.py": "",
+            "shared.py": "",
+            "scripts/train.py": "import helpers\n",
+            "scripts/helpers.py": "",
+        },
+    )
     assert find(tmp_path, "python run.py", wdir="sub") == [
-        "shared.py", "sub/near.py", "sub/run.py", "sub/tools/util.py",
+        "shared.py",
+        "sub/near.py",
+        "sub/run.py",
+        "sub/tools/util.py",
     ]
     assert find(tmp_path, "python ../scripts/train.py", wdir="sub") == [
-        "scripts/helpers.py", "scripts/train.py",
+        "scripts/helpers.py",
+        "scripts/train.py",
     ]
 
 
 def test_src_layout_and_configured_import_roots(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "src/mypkg/__init__.py": "",
-        "src/mypkg/cli.py": "from mypkg import core\nimport extra\n",
-        "src/mypkg/core.py": "",
-        "lib/python/extra.py": "",
-    })
+    write(
+        tmp_path,
+        {
+            "src/mypkg/__init__.py": "",
+            "src/mypkg/cli.py": "from mypkg import core\nimport extra\n",
+            "src/mypkg/core.py": "",
+            "lib/python/extra.py": "",
+        },
+    )
     found = find_code(tmp_path, stage("python -m mypkg.cli"), import_roots=("lib/python",))
     assert found == [
-        "lib/python/extra.py", "src/mypkg/__init__.py", "src/mypkg/cli.py", "src/mypkg/core.py",
+        "lib/python/extra.py",
+        "src/mypkg/__init__.py",
+        "src/mypkg/cli.py",
+        "src/mypkg/core.py",
     ]
 
 
@@ -205,15 +254,18 @@ def test_command_lists_and_compound_lines(tmp_path: Path) -> None:
 
 
 def test_shell_and_r_scripts_count_without_recursion(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "run.sh": "python hidden.py\n",
-        "x.sh": "",
-        "fit.R": "source('other.R')\n",
-        "other.R": "",
-        "hidden.py": "",
-        "tool": "#!/bin/sh\n",
-        "pytool": "#!/usr/bin/env python3\nimport hidden\n",
-    })
+    write(
+        tmp_path,
+        {
+            "run.sh": "python hidden.py\n",
+            "x.sh": "",
+            "fit.R": "source('other.R')\n",
+            "other.R": "",
+            "hidden.py": "",
+            "tool": "#!/bin/sh\n",
+            "pytool": "#!/usr/bin/env python3\nimport hidden\n",
+        },
+    )
     os.chmod(tmp_path / "tool", 0o755)
     assert find(tmp_path, "bash run.sh") == ["run.sh"]
     assert find(tmp_path, "sh -e x.sh") == ["x.sh"]
@@ -226,18 +278,25 @@ def test_shell_and_r_scripts_count_without_recursion(tmp_path: Path) -> None:
 
 
 def test_explicit_code_paths_and_code_none(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "x.py": "import lib\n",
-        "lib.py": "",
-        "conf/model.yaml": "",
-        "tools/a.py": "",
-        "tools/sub/b.txt": "",
-        "tools/__pycache__/a.cpython-311.pyc": "",
-        "tools/.hidden/c.py": "",
-    })
+    write(
+        tmp_path,
+        {
+            "x.py": "import lib\n",
+            "lib.py": "",
+            "conf/model.yaml": "",
+            "tools/a.py": "",
+            "tools/sub/b.txt": "",
+            "tools/__pycache__/a.cpython-311.pyc": "",
+            "tools/.hidden/c.py": "",
+        },
+    )
     paths = ("conf/model.yaml", "tools")
     assert find(tmp_path, "python x.py", code_paths=paths) == [
-        "conf/model.yaml", "lib.py", "tools/a.py", "tools/sub/b.txt", "x.py",
+        "conf/model.yaml",
+        "lib.py",
+        "tools/a.py",
+        "tools/sub/b.txt",
+        "x.py",
     ]
     assert find(tmp_path, "python x.py", code="none") == []
     assert find(tmp_path, "python x.py", code="none", code_paths=("lib.py",)) == ["lib.py"]
@@ -252,12 +311,15 @@ def test_missing_explicit_code_path_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_syntax_error_file_counts_but_its_imports_are_skipped(tmp_path: Path) -> None:
-    write(tmp_path, {
-        "main.py": "import broken\n",
-        "broken.py": "import lib\ndef f(:\n",
-        "lib.py": "",
-        "warns.py": "x = '\\d'\n",
-    })
+    write(
+        tmp_path,
+        {
+            "main.py": "import broken\n",
+            "broken.py": "import lib\ndef f(:\n",
+            "lib.py": "",
+            "warns.py": "x = '\\d'\n",
+        },
+    )
     assert find(tmp_path, "python main.py") == ["broken.py", "main.py"]
     assert find(tmp_path, "python warns.py") == ["warns.py"]
 
@@ -321,6 +383,7 @@ def test_a_large_cache_keeps_only_what_the_run_used(
     for version in range(3):
         write(tmp_path, {"main.py": f"import lib  # v{version}\n", "lib.py": ""})
         assert find_code(tmp_path, stage("python main.py"), cache_file=cache) == [
-            "lib.py", "main.py",
+            "lib.py",
+            "main.py",
         ]
     assert len(json.loads(cache.read_text())["imports"]) == 2

@@ -384,18 +384,14 @@ def test_checkout_refuses_a_pointer_through_a_symlink(
     outside.mkdir()
     Path("data/escape").symlink_to(outside, target_is_directory=True)
     text = Path("data/table.csv.dvx").read_text()
-    Path("data/table.csv.dvx").write_text(
-        text.replace("path: table.csv", "path: escape/table.csv")
-    )
+    Path("data/table.csv.dvx").write_text(text.replace("path: table.csv", "path: escape/table.csv"))
     res = run("checkout")
     assert res.code == 2, res.output
     assert "data/table.csv.dvx" in res.err and "escape/table.csv" in res.err
     assert list(outside.iterdir()) == []
 
 
-def test_checkout_refuses_a_manifest_entry_leaving_the_directory(
-    built: Path, repo: Path
-) -> None:
+def test_checkout_refuses_a_manifest_entry_leaving_the_directory(built: Path, repo: Path) -> None:
     # A directory manifest from someone else's cache names a file outside the output.
     manifest = json.dumps(
         {"version": 1, "algorithm": "xxh3-128", "files": [["../../evil.txt", "0" * 32, 1]]},
@@ -529,8 +525,9 @@ def test_init_creates_its_files_and_is_idempotent(
     attributes = Path(".gitattributes").read_text()
     assert attributes.splitlines()[:2] == ["*.png binary", "dvx.lock merge=dvx"]
     assert attributes.endswith("\n")
-    files = {p: p.read_bytes() for p in [*Path(".dvx").rglob("*"), Path(".gitattributes")]
-             if p.is_file()}
+    files = {
+        p: p.read_bytes() for p in [*Path(".dvx").rglob("*"), Path(".gitattributes")] if p.is_file()
+    }
 
     again = run("init")
     assert again.code == 0, again.output

@@ -45,8 +45,7 @@ def test_unknown_field_suggests_the_closest(repo: Path, command: list[str]) -> N
         """
     )
     res = run(*command)
-    assert_usage_error(res, "stage 'train'", "unknown field 'dpes'", "did you mean 'deps'?",
-                       line=4)
+    assert_usage_error(res, "stage 'train'", "unknown field 'dpes'", "did you mean 'deps'?", line=4)
 
 
 def test_unknown_output_flag_suggests_the_closest(repo: Path) -> None:
@@ -59,8 +58,7 @@ def test_unknown_output_flag_suggests_the_closest(repo: Path) -> None:
               - logs: {{persits: true}}
         """
     )
-    assert_usage_error(run("repro"), "stage 'train'", "persits", "did you mean 'persist'?",
-                       line=5)
+    assert_usage_error(run("repro"), "stage 'train'", "persits", "did you mean 'persist'?", line=5)
 
 
 def test_outs_not_a_list(repo: Path) -> None:

@@ -62,8 +62,10 @@ def test_core_modules_never_print_or_import_the_ui() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
                 offenders.append(f"{rel}:{node.lineno} calls print()")
-            if isinstance(node, ast.ImportFrom) and node.module == "dvx" and any(
-                a.name == "ui" for a in node.names
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "dvx"
+                and any(a.name == "ui" for a in node.names)
             ):
                 offenders.append(f"{rel}:{node.lineno} imports dvx.ui")
     assert offenders == []

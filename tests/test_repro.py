@@ -100,8 +100,11 @@ def test_param_change_then_revert_restores_without_running(steps: Path) -> None:
 
 
 def test_early_cutoff_identical_upstream_bytes_leave_downstream_alone(steps: Path) -> None:
-    write("tools/sort.py", "import sys\nlines = sorted(set(open(sys.argv[1]).read().split()))\n"
-          "open(sys.argv[2], 'w').write('\\n'.join(lines) + '\\n')\n")
+    write(
+        "tools/sort.py",
+        "import sys\nlines = sorted(set(open(sys.argv[1]).read().split()))\n"
+        "open(sys.argv[2], 'w').write('\\n'.join(lines) + '\\n')\n",
+    )
     write("raw.txt", "b\na\n")
     write(
         "dvx.yaml",
@@ -227,12 +230,12 @@ def test_jobs_run_independent_stages_concurrently(steps: Path) -> None:
         f"""
         stages:
           left:
-            cmd: {step("left", "--mark", "left.started", "--wait-for", "right.started",
-                       "left.txt")}
+            cmd: {step("left", "--mark", "left.started", "--wait-for", "right.started", "left.txt")}
             outs: [left.txt]
           right:
-            cmd: {step("right", "--mark", "right.started", "--wait-for", "left.started",
-                       "right.txt")}
+            cmd: {
+            step("right", "--mark", "right.started", "--wait-for", "left.started", "right.txt")
+        }
             outs: [right.txt]
         """,
     )
@@ -303,12 +306,21 @@ def test_failure_with_jobs_lets_running_stages_finish(steps: Path) -> None:
         f"""
         stages:
           bad:
-            cmd: {step("bad", "--mark", "bad.started", "--wait-for", "slow.started",
-                       "--fail", "5", "bad.txt")}
+            cmd: {
+            step(
+                "bad",
+                "--mark",
+                "bad.started",
+                "--wait-for",
+                "slow.started",
+                "--fail",
+                "5",
+                "bad.txt",
+            )
+        }
             outs: [bad.txt]
           slow:
-            cmd: {step("slow", "--mark", "slow.started", "--wait-for", "bad.started",
-                       "slow.txt")}
+            cmd: {step("slow", "--mark", "slow.started", "--wait-for", "bad.started", "slow.txt")}
             outs: [slow.txt]
         """,
     )
@@ -493,9 +505,7 @@ def test_wdir_runs_the_command_there_with_paths_relative_to_it(steps: Path) -> N
     assert "/result.txt" in Path("sub/out/.gitignore").read_text().splitlines()
 
 
-def test_declared_env_values_enter_the_key(
-    steps: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_declared_env_values_enter_the_key(steps: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(
         "tools/env.py",
         "import os\nopen('mode.txt', 'w').write(os.environ.get('MODE', 'unset'))\n"
@@ -554,8 +564,8 @@ def test_always_changed_stage_runs_every_time(steps: Path) -> None:
 def test_frozen_stage_is_not_rerun_when_its_deps_change(steps: Path) -> None:
     two_stage()
     assert run("repro").code == 0
-    text = Path("dvx.yaml").read_text().replace(
-        "outs: [mid.txt]", "outs: [mid.txt]\n    frozen: true"
+    text = (
+        Path("dvx.yaml").read_text().replace("outs: [mid.txt]", "outs: [mid.txt]\n    frozen: true")
     )
     write("dvx.yaml", text)
     write("raw.txt", "new raw\n")
@@ -641,8 +651,9 @@ def test_directory_output_is_recorded_and_restored(steps: Path) -> None:
     assert res.code == 0, res.output
     assert "tree: restored" in res.out
     assert ran(steps) == ["tree"]
-    files = sorted(p.relative_to("model").as_posix() for p in Path("model").rglob("*")
-                   if p.is_file())
+    files = sorted(
+        p.relative_to("model").as_posix() for p in Path("model").rglob("*") if p.is_file()
+    )
     assert files == ["a.bin", "parts/b.bin", "parts/deep/c.bin"]
     assert Path("model/parts/b.bin").read_text() == "B"
 
@@ -807,7 +818,8 @@ def test_outputs_are_gitignored_next_to_them_but_metrics_are_not(steps: Path) ->
     assert "/metrics.json" not in root_ignore
     ignored = subprocess.run(
         ["git", "check-ignore", "data/deep/out.csv", "top.txt", "metrics.json"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stdout.split()
     assert ignored == ["data/deep/out.csv", "top.txt"]
     # Metrics are recorded in the lock all the same.
@@ -910,8 +922,15 @@ def test_matrix_stages_each_get_a_lock_entry(steps: Path) -> None:
             matrix:
               model: [cnn, rnn]
               lr: [1, 2]
-            cmd: {step("fit-${item.model}-${item.lr}", "--extra", "${item.lr}",
-                       "out/${item.model}-${item.lr}.txt", "raw.txt")}
+            cmd: {
+            step(
+                "fit-${item.model}-${item.lr}",
+                "--extra",
+                "${item.lr}",
+                "out/${item.model}-${item.lr}.txt",
+                "raw.txt",
+            )
+        }
             deps: [raw.txt]
             outs: ["out/${{item.model}}-${{item.lr}}.txt"]
         """,
@@ -952,9 +971,7 @@ def _wait_for(cond, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-d
     return cond()
 
 
-def test_ctrl_c_stops_the_command_and_leaves_lock_and_cache_valid(
-    steps: Path, repo: Path
-) -> None:
+def test_ctrl_c_stops_the_command_and_leaves_lock_and_cache_valid(steps: Path, repo: Path) -> None:
     write(
         "tools/slow.py",
         """
@@ -1048,8 +1065,9 @@ def test_ctrl_c_with_parallel_stages_stops_every_process_tree(steps: Path, repo:
         start_new_session=True,
     )
     try:
-        assert _wait_for(lambda: all(p.exists() and len(p.read_text().split()) == 2
-                                     for p in pids)), "the commands never started"
+        assert _wait_for(
+            lambda: all(p.exists() and len(p.read_text().split()) == 2 for p in pids)
+        ), "the commands never started"
         children = [int(x) for p in pids for x in p.read_text().split()]
         assert all(_alive(c) for c in children)
         proc.send_signal(signal.SIGINT)

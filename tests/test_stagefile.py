@@ -44,12 +44,15 @@ def test_empty_file_gives_no_stages(tmp_path: Path, text: str) -> None:
 
 
 def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           a:
             cmd: [echo
             deps: x
-        """)
+        """,
+    )
     assert err.message.startswith("dvx.yaml:4: invalid YAML:")
     assert err.exit_code == 2
 
@@ -65,11 +68,14 @@ def test_top_level_must_be_mapping(tmp_path: Path) -> None:
 
 
 def test_unknown_top_level_key_suggests(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages: {}
         stage:
           a: {cmd: echo}
-        """)
+        """,
+    )
     assert err.message == "dvx.yaml:2: unknown top-level key 'stage'"
     assert err.hint == "did you mean 'stages'?"
 
@@ -162,7 +168,9 @@ def test_full_example(tmp_path: Path) -> None:
 
 
 def test_whole_file_wins_over_keys(tmp_path: Path) -> None:
-    [st] = load_text(tmp_path, """
+    [st] = load_text(
+        tmp_path,
+        """
         stages:
           a:
             cmd: echo
@@ -170,29 +178,36 @@ def test_whole_file_wins_over_keys(tmp_path: Path) -> None:
               - cfg.yaml: [x]
               - cfg.yaml:
               - y
-        """)
+        """,
+    )
     assert st.params == (ParamRef("cfg.yaml", None), ParamRef("params.yaml", ("y",)))
 
 
 def test_paths_are_normalized(tmp_path: Path) -> None:
-    [st] = load_text(tmp_path, """
+    [st] = load_text(
+        tmp_path,
+        """
         stages:
           a:
             cmd: echo
             wdir: ./sub/../work/
             deps: [./x//y/, ., ../top.csv]
             outs: [out/]
-        """)
+        """,
+    )
     assert st.wdir == "work"
     assert st.deps == ("work/x/y", "work", "top.csv")
     assert st.outs == (Out("work/out"),)
 
 
 def test_dvx_yaml_in_subdir_may_be_an_output(tmp_path: Path) -> None:
-    [st] = load_text(tmp_path, """
+    [st] = load_text(
+        tmp_path,
+        """
         stages:
           a: {cmd: echo, wdir: sub, outs: [dvx.yaml]}
-        """)
+        """,
+    )
     assert st.outs == (Out("sub/dvx.yaml"),)
 
 
@@ -229,14 +244,17 @@ def test_field_errors(tmp_path: Path, body: str, line: int, message: str) -> Non
 
 
 def test_error_line_points_at_list_item(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           s:
             cmd: echo
             outs:
               - ok
               - /abs/path
-        """)
+        """,
+    )
     assert err.message == "dvx.yaml:6: stage 's': out '/abs/path' is outside the repository"
 
 
@@ -252,12 +270,15 @@ def test_bad_cmd(tmp_path: Path, cmd: str) -> None:
 
 
 def test_unknown_field_suggests(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           train:
             cmd: python train.py
             dep: [data]
-        """)
+        """,
+    )
     assert err.message == "dvx.yaml:4: stage 'train': unknown field 'dep'"
     assert err.hint == "did you mean 'deps'?"
 
@@ -268,14 +289,17 @@ def test_unknown_field_without_close_match_lists_fields(tmp_path: Path) -> None:
 
 
 def test_unknown_out_flag_suggests(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           s:
             cmd: echo
             outs:
               - logs:
                   persistent: true
-        """)
+        """,
+    )
     assert err.message == "dvx.yaml:6: stage 's': unknown flag 'persistent' of out 'logs'"
     assert err.hint == "did you mean 'persist'?"
 
@@ -292,7 +316,9 @@ def test_stage_must_be_mapping(tmp_path: Path) -> None:
 
 
 def test_duplicate_stage_names(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           train:
             cmd: a
@@ -300,7 +326,8 @@ def test_duplicate_stage_names(tmp_path: Path) -> None:
             cmd: b
           train:
             cmd: c
-        """)
+        """,
+    )
     assert err.message == "dvx.yaml:6: duplicate stage 'train' (first defined at line 2)"
 
 
@@ -354,7 +381,9 @@ def test_unsafe_metric_dep_and_wdir_refused(tmp_path: Path) -> None:
 
 
 def test_same_output_in_two_stages_names_both(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           a:
             cmd: echo
@@ -363,23 +392,29 @@ def test_same_output_in_two_stages_names_both(tmp_path: Path) -> None:
             cmd: echo
             wdir: sub
             outs: [../x]
-        """)
+        """,
+    )
     assert err.message == (
         "dvx.yaml:8: stage 'b': output 'x' is also an output of stage 'a' (line 4)"
     )
 
 
 def test_metric_and_out_collide(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           a: {cmd: echo, outs: [m.json]}
           b: {cmd: echo, metrics: [m.json]}
-        """)
+        """,
+    )
     assert "stage 'b': output 'm.json' is also an output of stage 'a' (line 2)" in err.message
 
 
 def test_nested_outputs_overlap(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           a:
             cmd: echo
@@ -387,11 +422,14 @@ def test_nested_outputs_overlap(tmp_path: Path) -> None:
           b:
             cmd: echo
             outs: [data]
-        """)
+        """,
+    )
     assert err.message == (
         "dvx.yaml:7: stage 'b': output 'data' overlaps output 'data/x.csv' of stage 'a' (line 4)"
     )
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           a:
             cmd: echo
@@ -399,18 +437,22 @@ def test_nested_outputs_overlap(tmp_path: Path) -> None:
           b:
             cmd: echo
             outs: [data/x.csv]
-        """)
+        """,
+    )
     assert err.message == (
         "dvx.yaml:7: stage 'b': output 'data/x.csv' overlaps output 'data' of stage 'a' (line 4)"
     )
 
 
 def test_sibling_prefixes_do_not_overlap(tmp_path: Path) -> None:
-    stages = load_text(tmp_path, """
+    stages = load_text(
+        tmp_path,
+        """
         stages:
           a: {cmd: echo, outs: [data]}
           b: {cmd: echo, outs: [data2, data.csv]}
-        """)
+        """,
+    )
     assert len(stages) == 2
 
 
@@ -438,7 +480,9 @@ def test_dollar_brace_in_paths_is_an_error(tmp_path: Path) -> None:
 
 
 def test_matrix_one_key(tmp_path: Path) -> None:
-    stages = load_text(tmp_path, """
+    stages = load_text(
+        tmp_path,
+        """
         stages:
           prep:
             cmd: echo
@@ -448,7 +492,8 @@ def test_matrix_one_key(tmp_path: Path) -> None:
             cmd: python train.py --model ${item.model}
             deps: ['data/${item.model}.csv']
             outs: ['models/${item.model}.pkl']
-        """)
+        """,
+    )
     assert [s.name for s in stages] == ["prep", "train@cnn", "train@xgb"]
     cnn = stages[1]
     assert cnn.cmd == ("python train.py --model cnn",)
@@ -459,7 +504,9 @@ def test_matrix_one_key(tmp_path: Path) -> None:
 
 
 def test_matrix_two_keys_cartesian_product(tmp_path: Path) -> None:
-    stages = load_text(tmp_path, """
+    stages = load_text(
+        tmp_path,
+        """
         stages:
           train:
             matrix:
@@ -474,9 +521,13 @@ def test_matrix_two_keys_cartesian_product(tmp_path: Path) -> None:
             outs: ['out-${item.lr}']
             env: ['LR_${item.model}']
             code: ['lib_${item.model}.py']
-        """)
+        """,
+    )
     assert [s.name for s in stages] == [
-        "train@cnn-0.1-true", "train@cnn-0.01-true", "train@xgb-0.1-true", "train@xgb-0.01-true",
+        "train@cnn-0.1-true",
+        "train@cnn-0.01-true",
+        "train@xgb-0.1-true",
+        "train@xgb-0.01-true",
     ]
     st = stages[1]
     assert st.cmd == ("train cnn --lr=0.01 --fast=true ${HOME}",)
@@ -491,7 +542,9 @@ def test_matrix_two_keys_cartesian_product(tmp_path: Path) -> None:
 
 
 def test_matrix_mapping_values(tmp_path: Path) -> None:
-    stages = load_text(tmp_path, """
+    stages = load_text(
+        tmp_path,
+        """
         stages:
           train:
             matrix:
@@ -501,46 +554,56 @@ def test_matrix_mapping_values(tmp_path: Path) -> None:
               seed: [1]
             cmd: run --size ${item.cfg.size} --cfg '${item.cfg}'
             outs: ['${item.cfg.name}']
-        """)
+        """,
+    )
     assert [s.name for s in stages] == ["train@cfg0-1", "train@cfg1-1"]
     assert stages[1].cmd == ("""run --size 10 --cfg '{"name": "big", "size": 10}'""",)
     assert stages[1].outs == (Out("big"),)
 
 
 def test_matrix_whole_mapping_is_an_error(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           train:
             matrix:
               cfg: [{a: 1}]
             cmd: run
             deps: ['${item.cfg}']
-        """)
+        """,
+    )
     assert err.message == (
         "dvx.yaml:6: stage 'train@cfg0': '${item.cfg}' is a mapping, not a single value"
     )
 
 
 def test_matrix_unknown_interpolation(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           train:
             matrix:
               model: [cnn]
             cmd: python train.py ${itme.model}
-        """)
+        """,
+    )
     assert err.message == "dvx.yaml:5: stage 'train@cnn': unknown interpolation '${itme.model}'"
     assert err.hint == "did you mean '${item.model}'?"
 
 
 def test_matrix_same_output_in_each_expansion(tmp_path: Path) -> None:
-    err = error(tmp_path, """
+    err = error(
+        tmp_path,
+        """
         stages:
           train:
             matrix: {model: [a, b]}
             cmd: run
             outs: [model.pkl]
-        """)
+        """,
+    )
     assert err.message == (
         "dvx.yaml:5: stage 'train@b': output 'model.pkl' is also an output of stage "
         "'train@a' (line 5)"
@@ -588,14 +651,17 @@ def make_files(root: Path, *paths: str) -> None:
 def test_foreach_glob(tmp_path: Path) -> None:
     make_files(tmp_path, "data/b.csv", "data/a.csv", "data/notes.txt", "data/sub/c.csv")
     (tmp_path / "data/dir.csv").mkdir()
-    stages = load_text(tmp_path, """
+    stages = load_text(
+        tmp_path,
+        """
         stages:
           clean:
             foreach: data/*.csv
             cmd: clean ${item} out/${item.name} ${item.parent} $HOME
             deps: ['${item}']
             outs: ['out/${item.stem}.parquet']
-        """)
+        """,
+    )
     assert [s.name for s in stages] == ["clean@a", "clean@b"]
     a = stages[0]
     assert a.cmd == ("clean data/a.csv out/a.csv data $HOME",)
@@ -606,16 +672,23 @@ def test_foreach_glob(tmp_path: Path) -> None:
 
 def test_foreach_glob_relative_to_wdir_and_stem_collisions(tmp_path: Path) -> None:
     make_files(tmp_path, "w/in/x.csv", "w/in/deep/x.csv", "w/in/y.csv", "w/in/y.txt", "w/in/z.gz")
-    stages = load_text(tmp_path, """
+    stages = load_text(
+        tmp_path,
+        """
         stages:
           conv:
             wdir: w
             foreach: in/**/*.*
             cmd: conv ${item}
             outs: ['out/${item}']
-        """)
+        """,
+    )
     assert [s.name for s in stages] == [
-        "conv@in_deep_x.csv", "conv@in_x.csv", "conv@in_y.csv", "conv@in_y.txt", "conv@z",
+        "conv@in_deep_x.csv",
+        "conv@in_x.csv",
+        "conv@in_y.csv",
+        "conv@in_y.txt",
+        "conv@z",
     ]
     assert stages[0].cmd == ("conv in/deep/x.csv",)
     assert stages[0].outs == (Out("w/out/in/deep/x.csv"),)
@@ -631,7 +704,9 @@ def test_foreach_glob_outside_repo(tmp_path: Path) -> None:
 
 
 def test_foreach_list_and_mapping(tmp_path: Path) -> None:
-    stages = load_text(tmp_path, """
+    stages = load_text(
+        tmp_path,
+        """
         stages:
           a:
             foreach: [us, eu]
@@ -642,7 +717,8 @@ def test_foreach_list_and_mapping(tmp_path: Path) -> None:
               big: {n: 9}
             cmd: gen ${key} ${item.n}
             outs: ['${key}.csv']
-        """)
+        """,
+    )
     got = by_name(stages)
     assert list(got) == ["a@us", "a@eu", "b@small", "b@big"]
     assert got["a@eu"].cmd == ("fetch eu",)

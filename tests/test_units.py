@@ -79,8 +79,12 @@ def test_key_does_not_depend_on_the_order_of_paths() -> None:
 
 
 def test_key_ignores_dep_size_but_not_dep_hash() -> None:
-    same_hash = inputs(deps=[PathVersion("data/a.csv", Version("a" * 32, 999)),
-                             PathVersion("data/b.csv", Version("b" * 32, 20))])
+    same_hash = inputs(
+        deps=[
+            PathVersion("data/a.csv", Version("a" * 32, 999)),
+            PathVersion("data/b.csv", Version("b" * 32, 20)),
+        ]
+    )
     assert keys.compute(stage(), same_hash) == BASE
 
 
@@ -93,20 +97,48 @@ def test_key_ignores_dep_size_but_not_dep_hash() -> None:
         ("env value", {}, {"env": {"SEED": "43"}}),
         ("env unset", {}, {"env": {"SEED": None}}),
         ("env empty", {}, {"env": {"SEED": ""}}),
-        ("dep hash", {}, {"deps": [PathVersion("data/a.csv", Version("e" * 32, 10)),
-                                   PathVersion("data/b.csv", Version("b" * 32, 20))]}),
-        ("dep path", {}, {"deps": [PathVersion("data/A.csv", Version("a" * 32, 10)),
-                                   PathVersion("data/b.csv", Version("b" * 32, 20))]}),
+        (
+            "dep hash",
+            {},
+            {
+                "deps": [
+                    PathVersion("data/a.csv", Version("e" * 32, 10)),
+                    PathVersion("data/b.csv", Version("b" * 32, 20)),
+                ]
+            },
+        ),
+        (
+            "dep path",
+            {},
+            {
+                "deps": [
+                    PathVersion("data/A.csv", Version("a" * 32, 10)),
+                    PathVersion("data/b.csv", Version("b" * 32, 20)),
+                ]
+            },
+        ),
         ("dep removed", {}, {"deps": [PathVersion("data/b.csv", Version("b" * 32, 20))]}),
         ("code hash", {}, {"code": [("train.py", "f" * 32), ("lib/util.py", "d" * 32)]}),
-        ("param value", {}, {"params": {"params.yaml": {"lr": 0.2,
-                                                        "model": {"layers": 3, "act": "relu"}}}}),
-        ("nested param", {}, {"params": {"params.yaml": {"lr": 0.1,
-                                                         "model": {"layers": 4, "act": "relu"}}}}),
-        ("param type", {}, {"params": {"params.yaml": {"lr": "0.1",
-                                                       "model": {"layers": 3, "act": "relu"}}}}),
-        ("params file", {}, {"params": {"other.yaml": {"lr": 0.1,
-                                                       "model": {"layers": 3, "act": "relu"}}}}),
+        (
+            "param value",
+            {},
+            {"params": {"params.yaml": {"lr": 0.2, "model": {"layers": 3, "act": "relu"}}}},
+        ),
+        (
+            "nested param",
+            {},
+            {"params": {"params.yaml": {"lr": 0.1, "model": {"layers": 4, "act": "relu"}}}},
+        ),
+        (
+            "param type",
+            {},
+            {"params": {"params.yaml": {"lr": "0.1", "model": {"layers": 3, "act": "relu"}}}},
+        ),
+        (
+            "params file",
+            {},
+            {"params": {"other.yaml": {"lr": 0.1, "model": {"layers": 3, "act": "relu"}}}},
+        ),
         ("out path", {"outs": (Out("model.bin"), Out("logs", persist=True))}, {}),
         ("out persist", {"outs": (Out("model.pkl"), Out("logs"))}, {}),
         ("out cache", {"outs": (Out("model.pkl", cache=False), Out("logs", persist=True))}, {}),
@@ -283,9 +315,7 @@ def test_unchanged_file_is_not_read_again(tmp_path: Path, reads: list[str]) -> N
     assert reads == [str(p)]  # served from the stat cache by two later "commands"
 
 
-def test_new_inode_with_same_size_and_mtime_is_rehashed(
-    tmp_path: Path, reads: list[str]
-) -> None:
+def test_new_inode_with_same_size_and_mtime_is_rehashed(tmp_path: Path, reads: list[str]) -> None:
     p = tmp_path / "f.txt"
     p.write_text("aaaa")
     st = settle(p)
@@ -319,9 +349,7 @@ def test_same_inode_with_new_mtime_is_rehashed(tmp_path: Path, reads: list[str])
     assert reads == [str(p), str(p)]
 
 
-def test_same_inode_and_mtime_with_new_size_is_rehashed(
-    tmp_path: Path, reads: list[str]
-) -> None:
+def test_same_inode_and_mtime_with_new_size_is_rehashed(tmp_path: Path, reads: list[str]) -> None:
     p = tmp_path / "f.txt"
     p.write_text("aaaa")
     st = settle(p)
@@ -398,9 +426,7 @@ def test_many_files_are_hashed_once_in_parallel_and_then_never(
     assert len(reads) == 60
 
 
-def test_noop_status_reads_no_tracked_file(
-    repo: Path, reads: list[str]
-) -> None:
+def test_noop_status_reads_no_tracked_file(repo: Path, reads: list[str]) -> None:
     data = repo / "data"
     make_tree(data, {f"part-{i:03}.csv": f"{i},{i * i}\n" for i in range(40)})
     for p in data.iterdir():
