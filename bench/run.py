@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import platform
 import random
@@ -1049,7 +1050,17 @@ class S3Remote(RemoteBackend):
             self.client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
 
     def count(self, tool: Tool, url: str) -> int:
-        return len(self._keys(self._bucket(url), f"{self.prefix}/{REMOTE_OBJECTS[tool.name]}/"))
+        bucket = self._bucket(url)
+        loose = len(self._keys(bucket, f"{self.prefix}/{REMOTE_OBJECTS[tool.name]}/"))
+        if tool.name != "dvx":
+            return loose
+        # dvx packs many small objects: count the entries of every pack index too.
+        packed: set[str] = set()
+        for key in self._keys(bucket, f"{self.prefix}/packs/"):
+            if key.endswith(".idx"):
+                body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+                packed.update(h for h, _, _ in json.loads(body)["objects"])
+        return loose + len(packed)
 
     def configure(self, tool: Tool, root: Path, url: str) -> None:
         super().configure(tool, root, url)

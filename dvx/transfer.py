@@ -130,13 +130,20 @@ def _prefix(h: str) -> str:
 
 
 def remote_has(remote: Remote, hashes: list[str], jobs: int) -> set[str]:
-    packed = remote.packed()
-    found = {h for h in hashes if h in packed}
-    rest = [h for h in hashes if h not in packed]
-    if len(rest) > LIST_THRESHOLD:
-        return found | (remote.list_loose() & set(rest))
-    flags = _pool_map(jobs, lambda h: remote.exists(remote.object_path(h)), rest)
-    return found | {h for h, ok in zip(rest, flags, strict=True) if ok}
+    """Which of ``hashes`` the remote has: loose objects first (one listing, or
+    one question each when few), then pack indexes for the rest, read only when
+    something was not found loose."""
+    if not hashes:
+        return set()
+    if len(hashes) > LIST_THRESHOLD:
+        found = remote.list_loose() & set(hashes)
+    else:
+        flags = _pool_map(jobs, lambda h: remote.exists(remote.object_path(h)), hashes)
+        found = {h for h, ok in zip(hashes, flags, strict=True) if ok}
+    if len(found) < len(set(hashes)):
+        packed = remote.packed()
+        found.update(h for h in hashes if h in packed)
+    return found
 
 
 # ---- push ---------------------------------------------------------------------
@@ -162,32 +169,30 @@ def push(
     result = TransferResult(remote.name, "push")
     refs = refs if refs is not None else collect_refs(ctx, targets or [])
     needed: dict[str, int] = {}
-    manifests: dict[str, int] = {}  # directory versions whose manifest is local
+    manifests: dict[str, Version] = {}  # directory versions whose manifest is local
     for v in refs.versions:
         if v.is_dir and ctx.cache.has(v.hash):
-            manifests[v.hash] = ctx.cache.object_path(v.hash).stat().st_size
+            manifests[v.hash] = v
         else:
             needed[v.hash] = v.size
     on_remote = remote_has(remote, sorted(manifests), jobs)
-    vouched = set(on_remote)
     for d in sorted(manifests):
-        entries = ctx.cache.read_manifest(d)
         if d in on_remote and not full:
-            vouched.update(e.hash for e in entries)
-        else:
-            needed.update((e.hash, e.size) for e in entries)
-    for h in vouched:
-        needed.pop(h, None)
+            result.present += 1 + (manifests[d].nfiles or 0)  # vouched for, not read
+            continue
+        needed.update((e.hash, e.size) for e in ctx.cache.read_manifest(d))
+    for d in on_remote:
+        needed.pop(d, None)
     have = remote_has(remote, sorted(needed), jobs)
     todo = [h for h in sorted(needed) if h not in have]
-    result.present = len(vouched) + len(have)
+    result.present += len(have)
     # Missing locally is only a problem when the remote lacks it too.
     result.missing = [h for h in todo if not ctx.cache.has(h)]
     if result.missing:
         absent = set(result.missing)
         todo = [h for h in todo if h not in absent]
     later = [d for d in sorted(manifests) if d not in on_remote]
-    needed.update((d, manifests[d]) for d in later)
+    needed.update((d, ctx.cache.object_path(d).stat().st_size) for d in later)
     if on_progress:
         on_progress("total", len(todo) + len(later), sum(needed[h] for h in todo + later))
 
