@@ -874,24 +874,12 @@ def sc_remote_big(b: Bench) -> list[Row]:
 
 # ---- the same against S3: a moto server on 127.0.0.1 -----------------------
 
-# What both tools (and the bench's own boto3 client) authenticate with; moto
-# accepts anything. As in tests/s3server.py.
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-# Anything from the user's own AWS set-up that could redirect or re-sign requests.
-AWS_ENV_UNSET = (
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-)
+# What both tools (and the bench's own boto3 client) authenticate with, and what
+# of the user's own AWS set-up must not redirect or re-sign requests: the same
+# as the tests' S3 fixture (tests/s3server.py, which needs pytest: a dev install).
+sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
+from s3server import AWS_ENV, AWS_ENV_UNSET  # noqa: E402
+
 MOTO_START_TIMEOUT = 60.0
 # The remote option naming the endpoint, and the module that gives S3 support.
 S3_ENDPOINT_OPTION = {"dvx": "endpoint_url", "dvc": "endpointurl"}
