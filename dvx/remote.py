@@ -35,7 +35,7 @@ from typing import Any
 
 from dvx.config import SECRET_KEYS, Config
 from dvx.errors import ConfigError, FormatVersionError, UsageError
-from dvx.fsutil import SMALL, copy_new, default_jobs
+from dvx.fsutil import SMALL, copy_new, default_jobs, write_replace
 
 _EXTRAS = {
     "s3": "s3",
@@ -74,6 +74,7 @@ class Remote:
     fs: Any  # fsspec.AbstractFileSystem; kept behind this class's methods
     root: str
     pack_size: int = PACK_SIZE  # 0: never pack (one file per object, as DVC)
+    index_dir: Path | None = None  # local copies of pack indexes (immutable, by pack name)
     _packed: dict[str, Packed] | None = field(default=None, init=False, repr=False)
 
     @property
@@ -108,13 +109,27 @@ class Remote:
             names = sorted(n[: -len(".idx")] for n in self._list("packs") if n.endswith(".idx"))
             found: dict[str, Packed] = {}
             for name in names:
-                data = self.read(self.pack_path(name, ".idx"))
+                data = self._pack_index(name)
                 if data is None:
                     continue
                 for h, offset, size in parse_pack_index(data, f"remote '{self.name}' pack {name}"):
                     found.setdefault(h, Packed(name, offset, size))
             self._packed = found
         return self._packed
+
+    def _pack_index(self, name: str) -> bytes | None:
+        """A pack's index, read from the remote once per machine: a pack is named
+        by its bytes and never rewritten, so its index never changes."""
+        local = self.index_dir / f"{name}.idx" if self.index_dir is not None else None
+        if local is not None:
+            with contextlib.suppress(OSError):
+                return local.read_bytes()
+        data = self.read(self.pack_path(name, ".idx"))
+        if data is not None and local is not None:
+            with contextlib.suppress(OSError):
+                local.parent.mkdir(parents=True, exist_ok=True)
+                write_replace(f"{local}.{os.getpid()}.tmp", local, data)
+        return data
 
     def put_pack(self, name: str, data: bytes, index: bytes) -> None:
         """Upload a pack, then its index: its objects exist once the index does."""
@@ -457,7 +472,12 @@ def open_remote(cfg: Config, name: str | None, repo_root: Path) -> Remote:
             # A relative local remote is relative to the repo, as in DVC's config.
             root = (repo_root / root).resolve()
         return LocalRemote(
-            name, url, fsspec.filesystem("file"), root.as_posix(), _pack_size(name, opts)
+            name,
+            url,
+            fsspec.filesystem("file"),
+            root.as_posix(),
+            _pack_size(name, opts),
+            repo_root / ".dvx" / "tmp" / "packs",
         )
     try:
         fs = fsspec.filesystem(protocol, **_fs_options(protocol, opts))
@@ -470,7 +490,7 @@ def open_remote(cfg: Config, name: str | None, repo_root: Path) -> Remote:
     except ValueError as exc:
         raise ConfigError(f"remote '{name}': {exc}") from None
     root = fs._strip_protocol(url).rstrip("/")
-    return Remote(name, url, fs, root, _pack_size(name, opts))
+    return Remote(name, url, fs, root, _pack_size(name, opts), repo_root / ".dvx" / "tmp" / "packs")
 
 
 def _pack_size(name: str, opts: dict[str, Any]) -> int:

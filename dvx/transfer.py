@@ -345,7 +345,7 @@ class Fetcher:
         self.result.present += len(set(hashes)) - len(todo)
         if self.on_progress and todo:
             self.on_progress("total", len(todo), 0)
-        packed = self.remote.packed()
+        packed = self.remote.packed() if todo else {}
         if packed:
             self._get_packed([h for h in todo if h in packed], packed)
             todo = [h for h in todo if h not in packed]

@@ -896,6 +896,9 @@ def test_many_small_objects_go_to_an_object_store_as_packs(
     res = run("pull")
     assert res.code == 0, res.output
     assert workspace_files(b) == expected
+    # The index is kept locally (packs never change); a second look reads it there.
+    assert len(list((b / ".dvx" / "tmp" / "packs").glob("*.idx"))) == 1
+    assert run("check", "--remote").code == 0
 
     # A corrupt packed object is caught (same size, other bytes) and not checked out.
     victim = sorted(packed)[7]
