@@ -931,3 +931,24 @@ def test_pack_size_zero_keeps_one_file_per_object_on_an_object_store(
     assert res.code == 2
     assert "pack_size" in res.err
     assert "Traceback" not in res.output
+
+
+@pytest.mark.parametrize("store", ["s3"], indirect=True)  # only object stores get packs
+def test_packs_are_read_from_a_local_copy_of_a_bucket(
+    many: Path, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FORMAT.md: dvx reads packs on any remote, so a bucket copied to a folder works."""
+    expected = workspace_files(many)
+    assert run("push").code == 0
+    assert store.packed()
+    folder = tmp_path / "copy"
+    for rel in store._keys("objects") + store._keys("runs") + store._keys("packs"):
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(store._get(rel))
+
+    b = clone(many, tmp_path / "b", monkeypatch)
+    assert run("remote", "add", "-d", "copy", str(folder)).code == 0
+    res = run("pull", "-r", "copy")
+    assert res.code == 0, res.output
+    assert workspace_files(b) == expected
+    assert run("check", "--remote", "copy").code == 0
