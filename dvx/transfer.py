@@ -253,35 +253,52 @@ def _push_packs(
     sent: Callable[[str, BaseException | None], None],
 ) -> None:
     """Upload small objects as packs of up to ``remote.pack_size`` bytes: a pack's
-    bytes, then its index (docs/FORMAT.md, "Packs")."""
-    groups: list[list[tuple[str, bytes]]] = [[]]
-    size = 0
-    for h in hashes:
-        data = read_small(ctx.cache.object_path(h))
-        assert data is not None  # chosen by size
-        if groups[-1] and size + len(data) > remote.pack_size:
-            groups.append([])
-            size = 0
-        groups[-1].append((h, data))
-        size += len(data)
+    bytes, then its index (docs/FORMAT.md, "Packs"). Packs are built while earlier
+    ones upload, at most ``uploads`` of them in memory at once."""
+    uploads = min(4, max(1, jobs))
+    room = threading.Semaphore(uploads)
 
     def send(group: list[tuple[str, bytes]]) -> None:
-        entries = []
-        offset = 0
-        for h, data in group:
-            entries.append((h, offset, len(data)))
-            offset += len(data)
-        blob = b"".join(data for _, data in group)
         try:
-            remote.put_pack(hash_bytes(blob), blob, pack_index(entries))
-        except Exception as exc:
+            entries = []
+            offset = 0
+            for h, data in group:
+                entries.append((h, offset, len(data)))
+                offset += len(data)
+            blob = b"".join(data for _, data in group)
+            try:
+                remote.put_pack(hash_bytes(blob), blob, pack_index(entries))
+            except Exception as exc:
+                for h, _ in group:
+                    sent(h, exc)
+                return
             for h, _ in group:
-                sent(h, exc)
-            return
-        for h, _ in group:
-            sent(h, None)
+                sent(h, None)
+        finally:
+            room.release()
 
-    _pool_map(min(4, max(1, jobs)), send, groups)
+    futures = []
+    with ThreadPoolExecutor(uploads) as pool:
+        group: list[tuple[str, bytes]] = []
+        size = 0
+        for h in hashes:
+            try:
+                data = read_small(ctx.cache.object_path(h))
+            except OSError as exc:  # gone from the cache since it was listed
+                sent(h, exc)
+                continue
+            assert data is not None  # chosen by size
+            if group and size + len(data) > remote.pack_size:
+                room.acquire()
+                futures.append(pool.submit(send, group))
+                group, size = [], 0
+            group.append((h, data))
+            size += len(data)
+        if group:
+            room.acquire()
+            futures.append(pool.submit(send, group))
+    for f in futures:
+        f.result()  # an unexpected error must not pass for a finished upload
 
 
 # ---- pull / fetch -------------------------------------------------------------
