@@ -104,8 +104,7 @@ class Cache:
         except FileNotFoundError:  # first object under this prefix
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)
-        if self.hasher.state is not None:
-            self.hasher.state.put(str(final), final.stat(), digest, trusted=True)
+        self._record(str(final), final.stat(), digest)
 
     def _store(self, digest: str, data: bytes) -> None:
         """Write bytes known to hash to ``digest`` as that object: created read-only
@@ -114,8 +113,7 @@ class Cache:
         final = f"{head}/{digest[2:]}"
         tmp = f"{head}/.{digest[2:]}.{os.getpid()}-{next(_counter)}.part"
         st = write_replace(tmp, final, data, _READ_ONLY)
-        if self.hasher.state is not None:
-            self.hasher.state.put(final, st, digest, trusted=True)
+        self._record(final, st, digest)
 
     def adopt_file(self, src: str | Path, digest: str) -> int | None:
         """Copy a local file (a download, an object of a local remote) into the cache
@@ -234,10 +232,7 @@ class Cache:
                 moved = (before.st_mtime_ns, before.st_size) != (after.st_mtime_ns, after.st_size)
                 ok = not moved or hashing.hash_file(tmp) == digest
             if not ok:
-                raise CorruptObjectError(
-                    f"'{src}' changed while dvx was storing it",
-                    hint="let the process writing it finish, then try again",
-                )
+                raise _changed(src)
             self._publish(tmp, digest)
 
     def _put_copy(self, src: Path, digest: str) -> None:
@@ -246,10 +241,7 @@ class Cache:
         data = read_small(src)
         if data is not None:
             if hashing.hash_bytes(data) != digest:
-                raise CorruptObjectError(
-                    f"'{src}' changed while dvx was storing it",
-                    hint="let the process writing it finish, then try again",
-                )
+                raise _changed(src)
             self._store(digest, data)
             return
         tmp = self._tmp_beside(digest)
@@ -262,10 +254,7 @@ class Cache:
                 tmp.parent.mkdir(parents=True, exist_ok=True)
                 actual = _copy_with_hash(src, tmp)
             if actual != digest:
-                raise CorruptObjectError(
-                    f"'{src}' changed while dvx was storing it",
-                    hint="let the process writing it finish, then try again",
-                )
+                raise _changed(src)
             self._publish(tmp, digest)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -374,11 +363,15 @@ class Cache:
             self._place(Path(obj), Path(tmp), copy=_plain_copy)
         os.replace(tmp, dest)
         st = os.stat(dest)
+        self._record(dest, st, digest)
+
+    def _record(self, path: str | Path, st: os.stat_result, digest: str) -> None:
+        """Tell the stat cache that ``path`` holds ``digest``: dvx wrote these bytes
+        from a verified object and closed the file just now. Recorded at once, or
+        the next status would re-read every file of a fresh checkout (a write by
+        someone else moves mtime past this one)."""
         if self.hasher.state is not None:
-            # dvx wrote these bytes from a verified object and closed the file just
-            # now: record them at once, or the next status would re-read every file
-            # of a fresh checkout (a write by someone else moves mtime past this one).
-            self.hasher.state.put(str(dest), st, digest, trusted=True)
+            self.hasher.state.put(str(path), st, digest, trusted=True)
 
     def _write_new_checkout(self, dest: str | Path, data: bytes, digest: str) -> bool:
         """Write a small checked-out copy where nothing is; False if something is."""
@@ -390,16 +383,14 @@ class Cache:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(dest)  # never leave a partial file that looks like data
             raise
-        if self.hasher.state is not None:
-            self.hasher.state.put(str(dest), st, digest, trusted=True)
+        self._record(dest, st, digest)
         return True
 
     def _write_checkout(self, tmp: str, dest: str | Path, data: bytes, digest: str) -> None:
         """A small checked-out copy: written to ``tmp`` (default mode, so writable),
         then renamed over ``dest``; recorded as verified."""
         st = write_replace(tmp, dest, data)
-        if self.hasher.state is not None:
-            self.hasher.state.put(str(dest), st, digest, trusted=True)
+        self._record(dest, st, digest)
 
     # ---- action cache ----------------------------------------------------
 
@@ -471,6 +462,13 @@ def _reflink(src: Path, dest: Path) -> None:
 
 
 _counter = itertools.count()
+
+
+def _changed(src: Path) -> CorruptObjectError:
+    return CorruptObjectError(
+        f"'{src}' changed while dvx was storing it",
+        hint="let the process writing it finish, then try again",
+    )
 
 
 def _prefix(e: ManifestEntry) -> str:

@@ -103,31 +103,26 @@ def parallel(
     fn: Callable[[T], object],
     items: Sequence[T],
     *,
-    group: Callable[[T], Hashable] | None = None,
+    group: Callable[[T], Hashable],
     jobs: int | None = None,
 ) -> None:
     """Run ``fn`` over many small-file operations on a few threads.
 
-    Each task is a run of items, never one item: handing out single files costs
-    more than copying them. With ``group`` (say, the directory an item is written
-    into), a task is a whole group, so two threads seldom create files in one
-    directory at once, where the kernel would make them wait for each other.
-    The first exception raised by ``fn`` propagates.
+    A task is a whole ``group`` of items (say, those written into one directory),
+    never one item: handing out single files costs more than copying them, and
+    two threads seldom create files in one directory at once, where the kernel
+    would make them wait for each other. The first exception ``fn`` raises
+    propagates.
     """
     jobs = jobs or default_jobs()
     if len(items) < 16 or jobs <= 1:
         for item in items:
             fn(item)
         return
-    tasks: list[list[T]]
-    if group is None:
-        size = -(-len(items) // (4 * jobs))
-        tasks = [list(items[i : i + size]) for i in range(0, len(items), size)]
-    else:
-        buckets: dict[Hashable, list[T]] = {}
-        for item in items:
-            buckets.setdefault(group(item), []).append(item)
-        tasks = list(buckets.values())
+    buckets: dict[Hashable, list[T]] = {}
+    for item in items:
+        buckets.setdefault(group(item), []).append(item)
+    tasks = list(buckets.values())
 
     def run(task: list[T]) -> None:
         for item in task:

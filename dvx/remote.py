@@ -3,6 +3,7 @@
 A remote stores what the local cache stores, in the same layout::
 
     URL/objects/ab/cdef…   content-addressed objects (files and directory manifests)
+    URL/packs/ab/cdef….pack/.idx  many small objects in one file, and where each lies
     URL/runs/ab/cdef…      action-cache entries, named by stage key
     URL/tmp/…              partial uploads over SSH (local folders write a
                            dot-named temporary file beside the final name)
@@ -13,14 +14,17 @@ Contracts every backend keeps (see docs/FORMAT.md, "Remote layout"):
   its final name. Object stores (S3, GCS, Azure) give this per PUT; on
   filesystems (local, SSH) dvx uploads to ``tmp/`` and renames.
 * ``get`` downloads to a local path; the caller verifies the hash before use.
-* ``list_objects`` lists every object name under ``objects/`` in one pass, which
-  is far cheaper than one existence request per object on S3.
+* ``list_loose`` lists every object name under ``objects/`` in one pass, which
+  is far cheaper than one existence request per object on S3; ``packed`` reads
+  the pack indexes.
+* a pack is put before its index, a manifest after its files.
 * an action-cache entry is put only after every object it names is present.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
 import json
 import logging
@@ -207,13 +211,13 @@ class Remote:
         thread, never concurrently). Only for :attr:`batched` remotes.
         """
         fs = self.fs
-        parts = _parts(len(items), jobs)
+        parts = _parts(fs._put_file, len(items))
 
         async def one(i: int) -> None:
             local, path = items[i]
-            await fs._put_file(str(local), path, max_concurrency=parts)
+            await fs._put_file(str(local), path, **parts)
 
-        self._batch(len(items), jobs, one, lambda i, r: done(i, r))
+        self._batch(len(items), jobs, one, done)
 
     def get_many(
         self,
@@ -230,17 +234,19 @@ class Remote:
         FileNotFoundError. Only for :attr:`batched` remotes.
         """
         fs = self.fs
-        parts = _parts(len(items), jobs)
+        parts = _parts(fs._get_file, len(items))
+        # One GET per small object: with more than one part allowed, s3fs asks
+        # for the size first.
+        whole = _parts(fs._cat_file, 2)
 
         async def one(i: int) -> bytes | Path:
             path, size = items[i]
             if size is not None and size <= SMALL:
-                # One GET: with more than one part allowed, s3fs asks for the size first.
-                data: bytes = await fs._cat_file(path, max_concurrency=1)
+                data: bytes = await fs._cat_file(path, **whole)
                 return data
             tmp = new_tmp()
             try:
-                await fs._get_file(path, str(tmp), max_concurrency=parts)
+                await fs._get_file(path, str(tmp), **parts)
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
@@ -300,11 +306,14 @@ class Remote:
             self.fs.rm(paths)
 
 
-def _parts(items: int, jobs: int) -> int | None:
-    """Requests per object for the parts of a big one: the backend's default for
-    a lone object, one when many objects already keep ``jobs`` requests in
-    flight, so a batch never opens jobs × parts connections."""
-    return None if items == 1 else 1
+def _parts(method: Callable[..., Any], items: int) -> dict[str, Any]:
+    """Keyword arguments limiting the requests per object for the parts of a big
+    one: the backend's default for a lone object, one when a batch of many
+    already keeps ``jobs`` requests in flight (never jobs × parts connections).
+    Only for backends whose ``method`` takes ``max_concurrency`` (s3fs does)."""
+    if items == 1 or "max_concurrency" not in inspect.signature(method).parameters:
+        return {}
+    return {"max_concurrency": 1}
 
 
 _TMP_PREFIX = uuid.uuid4().hex[:12]
